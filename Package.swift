@@ -39,6 +39,7 @@ let package = Package(
             "ZKModel", "ZKWire", "ZKDataTree", "ZKReplica",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "swiftkeeper", dependencies: [

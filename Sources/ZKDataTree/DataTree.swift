@@ -1,0 +1,222 @@
+import HashTreeCollections
+import ZKModel
+
+/// A change that may fire watches: the node's path, the event, and the node's ACL at that
+/// moment (notifications are filtered by READ permission, as ZooKeeper 3.9 does).
+public struct WatchTrigger: Hashable, Sendable {
+    public var path: String
+    public var type: EventType
+    public var acl: [ACL]
+}
+
+/// What applying one op did.
+public enum OpOutcome: Hashable, Sendable {
+    case created(path: String, stat: Stat)
+    case deleted
+    case updated(Stat)
+    case checked
+    case failed(ErrorCode)
+    case sessionCreated
+    case sessionClosed
+    case multi([OpOutcome])
+
+    public var error: ErrorCode {
+        switch self {
+        case .failed(let code): return code
+        case .multi(let outcomes):
+            return outcomes.lazy.map(\.error).first(where: { $0 != .ok }) ?? .ok
+        default: return .ok
+        }
+    }
+}
+
+/// The znode tree as a value: copies are O(1) and share structure (persistent hash tries),
+/// so a snapshot can be written from a copy while the live tree keeps changing.
+public struct DataTree: Sendable {
+    public private(set) var nodes: TreeDictionary<String, DataNode>
+    public private(set) var ephemerals: TreeDictionary<SessionID, TreeSet<String>>
+    public private(set) var containers: TreeSet<String>
+    public private(set) var ttls: TreeSet<String>
+    public private(set) var lastProcessedZxid: Zxid = 0
+
+    public static let quotaPath = "/zookeeper/quota"
+    public static let configPath = "/zookeeper/config"
+    public static let procPath = "/zookeeper"
+    /// Paths that can never be deleted.
+    public static let undeletable: Set<String> = ["/", procPath, quotaPath, configPath]
+
+    public init() {
+        nodes = [:]
+        ephemerals = [:]
+        containers = []
+        ttls = []
+        var root = DataNode(data: [], acl: ACL.openACLUnsafe, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0)
+        root.children.insert("zookeeper")
+        var proc = DataNode(data: [], acl: ACL.openACLUnsafe, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0)
+        proc.children.insert("quota")
+        proc.children.insert("config")
+        let quota = DataNode(data: [], acl: ACL.openACLUnsafe, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0)
+        let config = DataNode(
+            data: [], acl: ACL.readACLUnsafe, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0, aversion: -1)
+        nodes["/"] = root
+        nodes[Self.procPath] = proc
+        nodes[Self.quotaPath] = quota
+        nodes[Self.configPath] = config
+    }
+
+    public func node(_ path: String) -> DataNode? { nodes[path] }
+
+    /// ZooKeeper's node count counts the root twice (it is stored as "" and "/").
+    public var nodeCount: Int { nodes.count + 1 }
+
+    public var ephemeralCount: Int { ephemerals.values.reduce(0) { $0 + $1.count } }
+
+    public var approximateDataSize: Int {
+        nodes.reduce(0) { $0 + $1.key.utf8.count + ($1.value.data?.count ?? 0) }
+    }
+
+    /// Sorted ephemeral paths of `session`.
+    public func ephemeralPaths(of session: SessionID) -> [String] {
+        (ephemerals[session] ?? []).sorted()
+    }
+
+    /// Every descendant of `path` (not only children).
+    public func descendantCount(of path: String) -> Int {
+        guard let node = nodes[path] else { return 0 }
+        var count = 0
+        var stack: [(String, DataNode)] = [(path, node)]
+        while let (current, currentNode) = stack.popLast() {
+            for child in currentNode.children {
+                let childPath = PathRules.join(current, child)
+                count += 1
+                if let childNode = nodes[childPath] { stack.append((childPath, childNode)) }
+            }
+        }
+        return count
+    }
+
+    // MARK: - Applying transactions
+
+    /// Applies a committed transaction. Errors inside (NONODE, NODEEXISTS) are reported, not thrown,
+    /// so that replay over a fuzzy snapshot can tolerate them.
+    public mutating func apply(_ txn: Txn, triggers: inout [WatchTrigger]) -> OpOutcome {
+        let outcome = apply(txn.body, header: txn.header, triggers: &triggers)
+        if txn.zxid > lastProcessedZxid { lastProcessedZxid = txn.zxid }
+        return outcome
+    }
+
+    mutating func apply(_ body: TxnBody, header: TxnHeader, triggers: inout [WatchTrigger]) -> OpOutcome {
+        let zxid = header.zxid
+        switch body {
+        case .createSession:
+            return .sessionCreated
+        case .closeSession(let paths):
+            var all = Set(paths)
+            all.formUnion(ephemerals[header.clientId] ?? [])
+            for path in all.sorted() { _ = deleteNode(path, zxid: zxid, triggers: &triggers) }
+            ephemerals[header.clientId] = nil
+            return .sessionClosed
+        case .create(let path, let data, let acl, let ephemeral, let parentCVersion):
+            return createNode(
+                path, data: data, acl: acl, owner: ephemeral ? header.clientId : 0, parentCVersion: parentCVersion,
+                zxid: zxid, time: header.time, triggers: &triggers)
+        case .createContainer(let path, let data, let acl, let parentCVersion):
+            return createNode(
+                path, data: data, acl: acl, owner: EphemeralOwner.container, parentCVersion: parentCVersion,
+                zxid: zxid, time: header.time, triggers: &triggers)
+        case .createTTL(let path, let data, let acl, let parentCVersion, let ttl):
+            return createNode(
+                path, data: data, acl: acl, owner: EphemeralOwner.ttl(ttl), parentCVersion: parentCVersion,
+                zxid: zxid, time: header.time, triggers: &triggers)
+        case .delete(let path), .deleteContainer(let path):
+            return deleteNode(path, zxid: zxid, triggers: &triggers)
+        case .setData(let path, let data, let version):
+            guard var node = nodes[path] else { return .failed(.noNode) }
+            node.data = data
+            node.version = version
+            node.mzxid = zxid
+            node.mtime = header.time
+            nodes[path] = node
+            triggers.append(WatchTrigger(path: path, type: .nodeDataChanged, acl: node.acl))
+            return .updated(node.stat)
+        case .setACL(let path, let acl, let version):
+            guard var node = nodes[path] else { return .failed(.noNode) }
+            node.acl = acl
+            node.aversion = version
+            nodes[path] = node
+            return .updated(node.stat)
+        case .check:
+            return .checked
+        case .error(let code):
+            return .failed(code)
+        case .multi(let bodies):
+            return applyMulti(bodies, header: header, triggers: &triggers)
+        }
+    }
+
+    mutating func applyMulti(_ bodies: [TxnBody], header: TxnHeader, triggers: inout [WatchTrigger]) -> OpOutcome {
+        let failed = bodies.contains { if case .error = $0 { return true } else { return false } }
+        var outcomes: [OpOutcome] = []
+        outcomes.reserveCapacity(bodies.count)
+        for body in bodies {
+            if failed {
+                // A failed multi changes nothing: ops before the failure report 0, the failing op its
+                // code, the rest RUNTIMEINCONSISTENCY (already logged as such).
+                if case .error(let code) = body { outcomes.append(.failed(code)) } else { outcomes.append(.failed(.ok)) }
+            } else {
+                outcomes.append(apply(body, header: header, triggers: &triggers))
+            }
+        }
+        return .multi(outcomes)
+    }
+
+    mutating func createNode(
+        _ path: String, data: [UInt8]?, acl: [ACL], owner: Int64, parentCVersion: Int32, zxid: Zxid, time: Int64,
+        triggers: inout [WatchTrigger]
+    ) -> OpOutcome {
+        guard let parentPath = PathRules.parent(of: path), var parent = nodes[parentPath] else { return .failed(.noNode) }
+        let name = PathRules.name(of: path)
+        if parent.children.contains(name) { return .failed(.nodeExists) }
+        let newCVersion = parentCVersion == -1 ? parent.cversion &+ 1 : parentCVersion
+        if newCVersion > parent.cversion {
+            parent.cversion = newCVersion
+            parent.pzxid = zxid
+        }
+        parent.children.insert(name)
+        nodes[parentPath] = parent
+        let node = DataNode(
+            data: data, acl: acl, czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, ephemeralOwner: owner)
+        nodes[path] = node
+        if let session = EphemeralOwner.session(owner) {
+            ephemerals[session, default: []].insert(path)
+        } else if EphemeralOwner.isContainer(owner) {
+            containers.insert(path)
+        } else if EphemeralOwner.ttlValue(owner) != nil {
+            ttls.insert(path)
+        }
+        triggers.append(WatchTrigger(path: path, type: .nodeCreated, acl: acl))
+        triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))
+        return .created(path: path, stat: node.stat)
+    }
+
+    mutating func deleteNode(_ path: String, zxid: Zxid, triggers: inout [WatchTrigger]) -> OpOutcome {
+        guard let node = nodes[path], let parentPath = PathRules.parent(of: path), var parent = nodes[parentPath] else {
+            return .failed(.noNode)
+        }
+        parent.children.remove(PathRules.name(of: path))
+        if zxid > parent.pzxid { parent.pzxid = zxid }
+        nodes[parentPath] = parent
+        nodes[path] = nil
+        if let session = EphemeralOwner.session(node.ephemeralOwner) {
+            ephemerals[session]?.remove(path)
+            if ephemerals[session]?.isEmpty == true { ephemerals[session] = nil }
+        } else if EphemeralOwner.isContainer(node.ephemeralOwner) {
+            containers.remove(path)
+        } else {
+            ttls.remove(path)
+        }
+        triggers.append(WatchTrigger(path: path, type: .nodeDeleted, acl: node.acl))
+        triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))
+        return .deleted
+    }
+}

@@ -1,0 +1,73 @@
+import DequeModule
+import NIOCore
+import ZKModel
+import ZKWire
+
+/// A request in a connection's FIFO: replies leave strictly in request order.
+struct PendingRequest: Sendable {
+    enum State: Sendable {
+        /// A write whose txn is not applied yet.
+        case awaitingCommit(Zxid)
+        /// A read, evaluated only when it reaches the head (after the session's earlier writes).
+        case read(Request)
+        /// The reply is known.
+        case done(ReplyHeader, Response, closeAfter: Bool)
+    }
+    var xid: Xid
+    var opCode: OpCode
+    var receivedAtMs: Int64
+    var state: State
+    /// For multi: the opcode of each op, which decides create vs create2 result records.
+    var multiOpCodes: [OpCode] = []
+}
+
+struct ConnectionStats: Sendable {
+    var packetsReceived = 0
+    var packetsSent = 0
+    var lastOperation = "NA"
+    var lastCxid: Xid = -1
+    var lastZxid: Zxid = -1
+    var lastResponseMs: Int64 = 0
+    var lastLatencyMs: Int64 = 0
+    var minLatencyMs: Int64 = Int64.max
+    var maxLatencyMs: Int64 = 0
+    var totalLatencyMs: Int64 = 0
+    var latencyCount: Int64 = 0
+}
+
+struct Connection: Sendable {
+    enum Phase: Sendable {
+        case awaitingConnect
+        /// Waiting for the createSession txn; frames that arrive meanwhile wait in `earlyFrames`.
+        case awaitingSession(SessionID)
+        case established(SessionID)
+        case closed
+    }
+
+    let id: ConnectionID
+    let address: String
+    let port: Int
+    var phase: Phase = .awaitingConnect
+    /// The client sent the readOnly byte (so the reply carries one too).
+    var readOnlyByte: Bool?
+    var ids: [Id]
+    var queue: Deque<PendingRequest> = []
+    var earlyFrames: [ByteBuffer] = []
+    var stats = ConnectionStats()
+    var establishedAtMs: Int64 = 0
+    var negotiatedTimeoutMs: Int32 = 0
+
+    init(id: ConnectionID, address: String, port: Int) {
+        self.id = id
+        self.address = address
+        self.port = port
+        self.ids = [Id(scheme: "ip", id: address)]
+    }
+
+    var sessionId: SessionID? {
+        switch phase {
+        case .established(let id), .awaitingSession(let id): return id
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ZKDataTree
+import ZKModel
+import ZKWire
+
+extension Replica {
+    /// Applies one durable txn: the tree changes, watches fire (notifications go out before
+    /// the reply), session effects happen, and the origin connection's queue moves on.
+    mutating func applyCommitted(_ txn: Txn, origin: ConnectionID?, now: Int64) {
+        var triggers: [WatchTrigger] = []
+        let outcome = tree.apply(txn, triggers: &triggers)
+        pending.removeApplied(upTo: txn.zxid)
+        for trigger in triggers { deliver(trigger, zxid: txn.zxid) }
+        switch txn.body {
+        case .createSession(let timeoutMs):
+            sessions.add(txn.header.clientId, timeoutMs: timeoutMs, now: now)
+            if let origin, case .awaitingSession(let sessionId)? = connections[origin]?.phase, sessionId == txn.header.clientId {
+                sessions.bind(sessionId, to: origin)
+                establish(origin, sessionId: sessionId, timeoutMs: timeoutMs, passwd: SessionTable.password(for: sessionId), now: now)
+            }
+            return
+        case .closeSession:
+            let sessionId = txn.header.clientId
+            let bound = sessions.sessions[sessionId]?.connection
+            sessions.remove(sessionId)
+            if let bound, bound != origin { close(bound) }
+        default:
+            break
+        }
+        guard let origin, var connection = connections[origin],
+            let index = connection.queue.firstIndex(where: {
+                if case .awaitingCommit(let zxid) = $0.state { return zxid == txn.zxid } else { return false }
+            })
+        else { return }
+        let entry = connection.queue[index]
+        let header = ReplyHeader(xid: entry.xid, zxid: txn.zxid, err: replyError(outcome, opCode: entry.opCode).rawValue)
+        let response = replyBody(outcome, opCode: entry.opCode, multiOpCodes: entry.multiOpCodes)
+        connection.queue[index].state = .done(header, response, closeAfter: entry.opCode == .closeSession)
+        connections[origin] = connection
+        drain(origin, now: now)
+    }
+
+    func replyError(_ outcome: OpOutcome, opCode: OpCode) -> ErrorCode {
+        if opCode == .multi { return .ok }
+        return outcome.error
+    }
+
+    func replyBody(_ outcome: OpOutcome, opCode: OpCode, multiOpCodes: [OpCode]) -> Response {
+        switch outcome {
+        case .created(let path, let stat):
+            return opCode == .create ? .create(path: path) : .create2(path: path, stat: stat)
+        case .updated(let stat):
+            return .stat(stat)
+        case .multi(let outcomes):
+            return .multi(zip(outcomes, multiOpCodes).map { outcome, opCode in multiResult(outcome, opCode: opCode) })
+        default:
+            return .none
+        }
+    }
+
+    func multiResult(_ outcome: OpOutcome, opCode: OpCode) -> MultiResult {
+        switch outcome {
+        case .created(let path, let stat):
+            return opCode == .create ? .create(path: path) : .create2(path: path, stat: stat)
+        case .deleted: return .delete
+        case .updated(let stat): return .setData(stat)
+        case .checked: return .check
+        case .failed(let code): return .error(code)
+        default: return .error(.runtimeInconsistency)
+        }
+    }
+
+    /// Sends a notification to every watcher the trigger fires, if it may read the node.
+    mutating func deliver(_ trigger: WatchTrigger, zxid: Zxid) {
+        let watchers = watches.fire(trigger)
+        for watcher in watchers {
+            guard let connection = connections[watcher] else { continue }
+            guard ACLRules.allows(trigger.acl, .read, ids: connection.ids, skipACL: configuration.skipACL) else { continue }
+            actions.append(.sendNotification(watcher, WatchedEvent(type: trigger.type, path: trigger.path), zxid: zxid))
+            stats.packetsSent += 1
+        }
+    }
+}

@@ -1,0 +1,122 @@
+import ZKDataTree
+import ZKModel
+
+extension Replica {
+    /// The text of a four-letter word, formatted as ZooKeeper prints it.
+    mutating func fourLetterWordReport(_ word: String, now: Int64) -> String {
+        switch word {
+        case "ruok": return "imok"
+        case "isro": return "rw"
+        case "srvr": return serverSummary(withClients: false)
+        case "stat": return serverSummary(withClients: true)
+        case "cons": return connectionsReport(now: now) + "\n"
+        case "conf": return configuration.configurationReport.map { "\($0.0)=\($0.1)\n" }.joined()
+        case "envi": return "Environment:\n" + configuration.environment.map { "\($0.0)=\($0.1)\n" }.joined()
+        case "mntr": return monitorReport(now: now).map { "zk_\($0.0)\t\($0.1)\n" }.joined()
+        case "dump": return dumpReport()
+        case "wchs":
+            return "\(watches.dataWatcherCount) connections watching \(watches.dataWatchedPathCount) paths\nTotal watches:\(watches.dataWatchCount)\n"
+        case "wchc":
+            return watches.dataPathsByWatcher().map { watcher, paths in
+                "0x\(hex(connections[watcher]?.sessionId ?? 0))\n" + paths.map { "\t\($0)\n" }.joined()
+            }.joined() + "\n"
+        case "wchp":
+            return watches.dataWatches.keys.sorted().map { path in
+                path + "\n" + (watches.dataWatches[path] ?? [:]).keys.sorted().map { "\t0x\(hex(connections[$0]?.sessionId ?? 0))\n" }.joined()
+            }.joined()
+        case "dirs": return "datadir_size: 0\nlogdir_size: 0\n"
+        case "crst":
+            for id in connections.keys { connections[id]?.stats = ConnectionStats() }
+            return "Connection stats reset.\n"
+        case "srst":
+            stats = ServerStats()
+            return "Server stats reset.\n"
+        case "gtmk": return "0\n"
+        case "stmk": return "0\n"
+        case "hash": return ""
+        default: return ""
+        }
+    }
+
+    func hex(_ value: Int64) -> String { String(UInt64(bitPattern: value), radix: 16) }
+
+    var outstandingRequests: Int { connections.values.reduce(0) { $0 + $1.queue.count } }
+
+    func serverSummary(withClients: Bool) -> String {
+        var text = "Zookeeper version: \(configuration.version), built on 01/01/2026 00:00 GMT\n"
+        if withClients {
+            text += "Clients:\n"
+            for connection in connections.values.sorted(by: { $0.id < $1.id }) {
+                text += " /\(connection.address):\(connection.port)[1](queued=\(connection.queue.count),recved=\(connection.stats.packetsReceived),sent=\(connection.stats.packetsSent))\n"
+            }
+            text += "\n"
+        }
+        text += "Latency min/avg/max: \(stats.minLatencyMs)/\(formatDecimal(stats.averageLatencyMs))/\(stats.maxLatencyMs)\n"
+        text += "Received: \(stats.packetsReceived)\nSent: \(stats.packetsSent)\nConnections: \(connections.count)\n"
+        text += "Outstanding: \(outstandingRequests)\nZxid: 0x\(hex(tree.lastProcessedZxid))\nMode: standalone\n"
+        text += "Node count: \(tree.nodeCount)\n"
+        return text
+    }
+
+    func formatDecimal(_ value: Double) -> String {
+        let scaled = (value * 10000).rounded() / 10000
+        var text = "\(scaled)"
+        if !text.contains(".") { text += ".0" }
+        return text
+    }
+
+    func connectionsReport(now: Int64) -> String {
+        connections.values.sorted(by: { $0.id < $1.id }).map { connection in
+            let s = connection.stats
+            var line = " /\(connection.address):\(connection.port)[1](queued=\(connection.queue.count),recved=\(s.packetsReceived),sent=\(s.packetsSent)"
+            if let sessionId = connection.sessionId {
+                let average = s.latencyCount == 0 ? 0 : s.totalLatencyMs / s.latencyCount
+                line += ",sid=0x\(hex(sessionId)),lop=\(s.lastOperation),est=\(connection.establishedAtMs),to=\(connection.negotiatedTimeoutMs)"
+                line += ",lcxid=0x\(hex(Int64(s.lastCxid))),lzxid=0x\(hex(s.lastZxid)),lresp=\(s.lastResponseMs),llat=\(s.lastLatencyMs)"
+                line += ",minlat=\(s.latencyCount == 0 ? 0 : s.minLatencyMs),avglat=\(average),maxlat=\(s.maxLatencyMs)"
+            }
+            return line + ")\n"
+        }.joined()
+    }
+
+    func dumpReport() -> String {
+        var text = "SessionTracker dump:\nSession Sets (\(sessions.sessions.count))/(\(sessions.sessions.count)):\n"
+        for session in sessions.sessions.values.sorted(by: { $0.id < $1.id }) {
+            text += "0x\(hex(session.id)) expires at \(session.deadlineMs), timeout \(session.timeoutMs)\n"
+        }
+        let owners = tree.ephemerals.keys.sorted()
+        text += "ephemeral nodes dump:\nSessions with Ephemerals (\(owners.count)):\n"
+        for owner in owners {
+            text += "0x\(hex(owner)):\n" + tree.ephemeralPaths(of: owner).map { "\t\($0)\n" }.joined()
+        }
+        text += "Connections dump:\nConnections Sets (\(connections.count))/(\(connections.count)):\n"
+        for connection in connections.values.sorted(by: { $0.id < $1.id }) {
+            text += "\tip: /\(connection.address):\(connection.port) sessionId: 0x\(hex(connection.sessionId ?? 0))\n"
+        }
+        return text
+    }
+
+    func monitorReport(now: Int64) -> [(String, String)] {
+        [
+            ("version", configuration.version),
+            ("server_state", "standalone"),
+            ("avg_latency", formatDecimal(stats.averageLatencyMs)),
+            ("max_latency", "\(stats.maxLatencyMs)"),
+            ("min_latency", "\(stats.minLatencyMs)"),
+            ("packets_received", "\(stats.packetsReceived)"),
+            ("packets_sent", "\(stats.packetsSent)"),
+            ("num_alive_connections", "\(connections.count)"),
+            ("outstanding_requests", "\(outstandingRequests)"),
+            ("znode_count", "\(tree.nodeCount)"),
+            ("watch_count", "\(watches.totalWatchCount)"),
+            ("ephemerals_count", "\(tree.ephemeralCount)"),
+            ("approximate_data_size", "\(tree.approximateDataSize)"),
+            ("global_sessions", "\(sessions.sessions.count)"),
+            ("local_sessions", "0"),
+            ("uptime", "\(now - startedAtMs)"),
+            ("last_proposal_size", "-1"),
+            ("max_proposal_size", "-1"),
+            ("min_proposal_size", "-1"),
+        ]
+    }
+}

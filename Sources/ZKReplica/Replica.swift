@@ -1,0 +1,155 @@
+import DequeModule
+import NIOCore
+import ZKDataTree
+import ZKModel
+import ZKWire
+
+/// One whole standalone server as a value: events in, actions out, no I/O and no clock.
+/// Writes go prepare → appendLog → (shell persists) → logPersisted → apply → reply, so a
+/// reply never leaves before its txn is durable.
+public struct Replica: Sendable {
+    public let configuration: ReplicaConfiguration
+    public internal(set) var tree = DataTree()
+    public internal(set) var watches = WatchTable()
+    public internal(set) var sessions: SessionTable
+    var pending = PendingChanges()
+    var connections: [ConnectionID: Connection] = [:]
+    /// Txns handed to the log and not applied yet, in zxid order, with the connection that asked.
+    var inFlight: Deque<(txn: Txn, connection: ConnectionID?)> = []
+    var lastPreparedZxid: Zxid = 0
+    var lastContainerCheckMs: Int64 = 0
+    var actions: [ReplicaAction] = []
+    public internal(set) var stats = ServerStats()
+    let startedAtMs: Int64
+
+    public init(configuration: ReplicaConfiguration, now: Int64, monotonicMs: Int64) {
+        self.configuration = configuration
+        self.sessions = SessionTable(
+            serverId: configuration.serverId, monotonicMs: monotonicMs, tickTimeMs: configuration.tickTimeMs)
+        self.startedAtMs = now
+        self.lastContainerCheckMs = now
+    }
+
+    // MARK: - Events
+
+    public mutating func connectionOpened(_ id: ConnectionID, address: String, port: Int, now: Int64) -> [ReplicaAction] {
+        let fromSameAddress = connections.values.lazy.filter { $0.address == address }.count
+        connections[id] = Connection(id: id, address: address, port: port)
+        if configuration.maxClientCnxns > 0 && fromSameAddress >= configuration.maxClientCnxns {
+            return [.closeConnection(id)]
+        }
+        return []
+    }
+
+    /// The connection is gone: its watches go, its session lives on until it expires.
+    public mutating func connectionClosed(_ id: ConnectionID, now: Int64) -> [ReplicaAction] {
+        guard let connection = connections.removeValue(forKey: id) else { return [] }
+        watches.removeWatcher(id)
+        if let sessionId = connection.sessionId, sessions.sessions[sessionId]?.connection == id {
+            sessions.bind(sessionId, to: nil)
+        }
+        return []
+    }
+
+    public mutating func fourLetterWordReceived(_ id: ConnectionID, word: String, now: Int64) -> [ReplicaAction] {
+        let text: String
+        if word != "srvr" && !configuration.fourLetterWordWhitelist.contains(word) && !configuration.fourLetterWordWhitelist.contains("*") {
+            text = "\(word) is not executed because it is not in the whitelist.\n"
+        } else {
+            text = fourLetterWordReport(word, now: now)
+        }
+        return [.sendText(id, text), .closeConnection(id)]
+    }
+
+    /// A complete frame from the client (length prefix removed).
+    public mutating func frameReceived(_ id: ConnectionID, _ frame: ByteBuffer, now: Int64) -> [ReplicaAction] {
+        guard let connection = connections[id] else { return [] }
+        actions = []
+        switch connection.phase {
+        case .awaitingConnect:
+            handleConnect(id, frame, now: now)
+        case .awaitingSession:
+            connections[id]?.earlyFrames.append(frame)
+        case .established(let sessionId):
+            handleRequest(id, sessionId: sessionId, frame, now: now)
+        case .closed:
+            break
+        }
+        return takeActions()
+    }
+
+    /// The shell made every txn up to `zxid` durable: apply them and release their replies.
+    public mutating func logPersisted(upTo zxid: Zxid, now: Int64) -> [ReplicaAction] {
+        actions = []
+        while let first = inFlight.first, first.txn.zxid <= zxid {
+            inFlight.removeFirst()
+            applyCommitted(first.txn, origin: first.connection, now: now)
+        }
+        return takeActions()
+    }
+
+    /// Time passes: expire sessions and remove empty containers and expired TTL nodes.
+    public mutating func tick(now: Int64) -> [ReplicaAction] {
+        actions = []
+        for sessionId in sessions.expired(now: now) {
+            sessions.markClosing(sessionId)
+            submit(.closeSession, sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
+        }
+        if now - lastContainerCheckMs >= configuration.containerCheckIntervalMs {
+            lastContainerCheckMs = now
+            for path in containerCandidates(now: now).prefix(configuration.containerMaxPerMinute) {
+                submit(.deleteContainer(path: path), sessionId: 0, cxid: 0, ids: [], connection: nil, now: now)
+            }
+        }
+        return takeActions()
+    }
+
+    mutating func takeActions() -> [ReplicaAction] {
+        defer { actions = [] }
+        return actions
+    }
+
+    // MARK: - Write path
+
+    /// Prepares a write and hands its txn to the log.
+    @discardableResult
+    mutating func submit(_ op: WriteOp, sessionId: SessionID, cxid: Xid, ids: [Id], connection: ConnectionID?, now: Int64) -> Zxid {
+        lastPreparedZxid += 1
+        let zxid = lastPreparedZxid
+        let context = PrepareContext(
+            sessionId: sessionId, ids: ids, extendedTypesEnabled: configuration.extendedTypesEnabled,
+            skipACL: configuration.skipACL)
+        let body = pending.prepare(op, tree: tree, context: context, zxid: zxid)
+        appendTxn(Txn(header: TxnHeader(clientId: sessionId, cxid: cxid, zxid: zxid, time: now, type: txnType(op, body)), body: body), connection: connection)
+        return zxid
+    }
+
+    mutating func appendTxn(_ txn: Txn, connection: ConnectionID?) {
+        inFlight.append((txn, connection))
+        actions.append(.appendLog(txn))
+    }
+
+    /// The header type ZooKeeper logs: create2 is logged as create2, failures as error.
+    func txnType(_ op: WriteOp, _ body: TxnBody) -> Int32 {
+        if case .error = body { return OpCode.error.rawValue }
+        if case .create(let opCode, _, _, _, _, _) = op, opCode == .create2 { return OpCode.create2.rawValue }
+        return body.type.rawValue
+    }
+
+    func containerCandidates(now: Int64) -> [String] {
+        var candidates: [String] = []
+        for path in tree.containers {
+            guard let node = tree.node(path), node.children.isEmpty else { continue }
+            let neverUsedExpired = configuration.containerMaxNeverUsedIntervalMs > 0
+                && now - node.mtime > configuration.containerMaxNeverUsedIntervalMs
+            if node.cversion > 0 || neverUsedExpired { candidates.append(path) }
+        }
+        for path in tree.ttls {
+            guard let node = tree.node(path), node.children.isEmpty,
+                let ttl = EphemeralOwner.ttlValue(node.ephemeralOwner), now - node.mtime > ttl
+            else { continue }
+            candidates.append(path)
+        }
+        return candidates.sorted()
+    }
+}

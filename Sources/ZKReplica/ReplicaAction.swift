@@ -1,0 +1,18 @@
+import ZKModel
+import ZKWire
+
+/// Identifies one client connection; watches are held per connection.
+public typealias ConnectionID = Int64
+
+/// What the replica asks its shell to do, in order.
+public enum ReplicaAction: Hashable, Sendable {
+    case sendConnectResponse(ConnectionID, ConnectResponse)
+    case sendReply(ConnectionID, ReplyHeader, Response)
+    case sendNotification(ConnectionID, WatchedEvent, zxid: Zxid)
+    /// Four-letter-word output: raw text, no framing; the shell closes afterwards.
+    case sendText(ConnectionID, String)
+    /// Close after everything queued before it is written.
+    case closeConnection(ConnectionID)
+    /// Make the txn durable, then report `logPersisted(upTo:)`. Replies wait for it.
+    case appendLog(Txn)
+}

@@ -1,0 +1,177 @@
+import Foundation
+import ZKReplica
+
+/// A start-up configuration problem: the message names the key. The process exits with 2.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// `zoo.cfg` as SwiftKeeper understands it (a Java properties file).
+public struct ServerConfiguration: Sendable {
+    public var tickTimeMs: Int64 = 3000
+    public var dataDir = "swiftkeeper-data"
+    public var dataLogDir: String?
+    public var clientPort = 2181
+    public var clientPortAddress = "0.0.0.0"
+    public var maxClientCnxns = 60
+    public var minSessionTimeoutMs: Int32?
+    public var maxSessionTimeoutMs: Int32?
+    public var fourLetterWordWhitelist: Set<String> = ["srvr"]
+    public var extendedTypesEnabled = false
+    public var juteMaxBuffer = 0xfffff
+    public var superDigest: String?
+    public var skipACL = false
+    public var reconfigEnabled = false
+    public var containerCheckIntervalMs: Int64 = 60000
+    public var containerMaxPerMinute = 10000
+    public var containerMaxNeverUsedIntervalMs: Int64 = 0
+    /// Keys seen that SwiftKeeper does not know; logged as warnings.
+    public var unknownKeys: [String] = []
+
+    public init() {}
+
+    /// ZooKeeper keys accepted without effect in standalone mode (quorum, TLS, metrics, …).
+    static let acceptedKeys: Set<String> = [
+        "initLimit", "syncLimit", "electionAlg", "quorumListenOnAllIPs", "peerType", "syncEnabled",
+        "dynamicConfigFile", "autopurge.snapRetainCount", "autopurge.purgeInterval", "standaloneEnabled",
+        "snapCount", "snapSizeLimitInKb", "txnLogSizeLimitInKb", "preAllocSize", "commitLogCount", "forceSync",
+        "globalOutstandingLimit", "maxCnxns", "admin.enableServer", "admin.serverAddress", "admin.serverPort",
+        "admin.commandURL", "admin.idleTimeout", "metricsProvider.className", "metricsProvider.httpPort",
+        "metricsProvider.exportJvmInfo", "clientPortListenBacklog", "secureClientPort", "secureClientPortAddress",
+        "digest.enabled", "localSessionsEnabled", "localSessionsUpgradingEnabled", "leaderServes", "cnxTimeout",
+        "connectToLearnerMasterLimit", "fsync.warningthresholdms", "serializeLastProcessedZxid.enabled",
+        "closeSessionTxn.enabled", "snapshot.trust.empty", "enforceQuota", "audit.enable", "serverCnxnFactory",
+        "authProvider.1", "authProvider.2", "authProvider.3", "sessionRequireClientSASLAuth", "enforce.auth.enabled",
+        "enforce.auth.schemes", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize", "multiAddress.enabled",
+        "jute.maxbuffer.extrasize", "DigestAuthenticationProvider.enabled", "DigestAuthenticationProvider.digestAlg",
+        "sslQuorum", "portUnification", "ssl.keyStore.location", "ssl.keyStore.password", "ssl.trustStore.location",
+        "ssl.trustStore.password", "readonlymode.enabled", "tcpKeepAlive", "clientTcpKeepAlive",
+    ]
+
+    /// Parses the text of a `zoo.cfg`. Invalid values throw an error naming the key.
+    public static func parse(_ text: String) throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        for (rawKey, value) in PropertiesFile.parse(text) {
+            let key = rawKey.hasPrefix("zookeeper.") ? String(rawKey.dropFirst("zookeeper.".count)) : rawKey
+            try configuration.apply(key: key, value: value)
+        }
+        try configuration.validate()
+        return configuration
+    }
+
+    mutating func apply(key: String, value: String) throws {
+        switch key {
+        case "tickTime": tickTimeMs = Int64(try Self.integer(key, value, minimum: 1))
+        case "dataDir": dataDir = value
+        case "dataLogDir": dataLogDir = value
+        case "clientPort": clientPort = try Self.integer(key, value, minimum: 0, maximum: 65535)
+        case "clientPortAddress": clientPortAddress = value
+        case "maxClientCnxns": maxClientCnxns = try Self.integer(key, value, minimum: 0)
+        case "minSessionTimeout": minSessionTimeoutMs = Int32(try Self.integer(key, value, minimum: -1, maximum: Int(Int32.max)))
+        case "maxSessionTimeout": maxSessionTimeoutMs = Int32(try Self.integer(key, value, minimum: -1, maximum: Int(Int32.max)))
+        case "4lw.commands.whitelist":
+            let words = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            fourLetterWordWhitelist = Set(words).union(["srvr"])
+        case "extendedTypesEnabled": extendedTypesEnabled = try Self.boolean(key, value)
+        case "jute.maxbuffer": juteMaxBuffer = try Self.integer(key, value, minimum: 1024, maximum: Int(Int32.max))
+        case "DigestAuthenticationProvider.superDigest": superDigest = value
+        case "skipACL": skipACL = value.lowercased() == "yes" || value.lowercased() == "true"
+        case "reconfigEnabled": reconfigEnabled = try Self.boolean(key, value)
+        case "znode.container.checkIntervalMs": containerCheckIntervalMs = Int64(try Self.integer(key, value, minimum: 1))
+        case "znode.container.maxPerMinute": containerMaxPerMinute = try Self.integer(key, value, minimum: 1)
+        case "znode.container.maxNeverUsedIntervalMs": containerMaxNeverUsedIntervalMs = Int64(try Self.integer(key, value, minimum: 0))
+        default:
+            if key.hasPrefix("server.") || key.hasPrefix("group.") || key.hasPrefix("weight.") {
+                throw ConfigurationError(description: "\(key): ensembles are not supported yet; run without server.N lines")
+            }
+            if !Self.acceptedKeys.contains(key) { unknownKeys.append(key) }
+        }
+    }
+
+    func validate() throws {
+        let minimum = effectiveMinSessionTimeoutMs, maximum = effectiveMaxSessionTimeoutMs
+        if minimum > maximum {
+            throw ConfigurationError(description: "minSessionTimeout: \(minimum) must not be larger than maxSessionTimeout \(maximum)")
+        }
+    }
+
+    public var effectiveMinSessionTimeoutMs: Int32 {
+        if let value = minSessionTimeoutMs, value != -1 { return value }
+        return Int32(clamping: tickTimeMs * 2)
+    }
+    public var effectiveMaxSessionTimeoutMs: Int32 {
+        if let value = maxSessionTimeoutMs, value != -1 { return value }
+        return Int32(clamping: tickTimeMs * 20)
+    }
+
+    static func integer(_ key: String, _ value: String, minimum: Int, maximum: Int = Int.max) throws -> Int {
+        guard let number = Int(value), number >= minimum, number <= maximum else {
+            throw ConfigurationError(description: "\(key): invalid value '\(value)' (expected an integer from \(minimum) to \(maximum))")
+        }
+        return number
+    }
+
+    static func boolean(_ key: String, _ value: String) throws -> Bool {
+        switch value.lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw ConfigurationError(description: "\(key): invalid value '\(value)' (expected true or false)")
+        }
+    }
+
+    /// The replica's view of this configuration.
+    public func replicaConfiguration(environment: [(String, String)]) -> ReplicaConfiguration {
+        var replica = ReplicaConfiguration()
+        replica.tickTimeMs = tickTimeMs
+        replica.minSessionTimeoutMs = effectiveMinSessionTimeoutMs
+        replica.maxSessionTimeoutMs = effectiveMaxSessionTimeoutMs
+        replica.maxClientCnxns = maxClientCnxns
+        replica.frameBytesMax = juteMaxBuffer
+        replica.extendedTypesEnabled = extendedTypesEnabled
+        replica.skipACL = skipACL
+        replica.superDigest = superDigest
+        replica.reconfigEnabled = reconfigEnabled
+        replica.fourLetterWordWhitelist = fourLetterWordWhitelist
+        replica.containerCheckIntervalMs = containerCheckIntervalMs
+        replica.containerMaxPerMinute = containerMaxPerMinute
+        replica.containerMaxNeverUsedIntervalMs = containerMaxNeverUsedIntervalMs
+        replica.environment = environment
+        let dataPath = (dataDir as NSString).appendingPathComponent("version-2")
+        let logPath = ((dataLogDir ?? dataDir) as NSString).appendingPathComponent("version-2")
+        replica.configurationReport = [
+            ("clientPort", "\(clientPort)"), ("secureClientPort", "-1"), ("dataDir", dataPath), ("dataDirSize", "0"),
+            ("dataLogDir", logPath), ("dataLogSize", "0"), ("tickTime", "\(tickTimeMs)"),
+            ("maxClientCnxns", "\(maxClientCnxns)"), ("minSessionTimeout", "\(effectiveMinSessionTimeoutMs)"),
+            ("maxSessionTimeout", "\(effectiveMaxSessionTimeoutMs)"), ("clientPortListenBacklog", "-1"), ("serverId", "0"),
+        ]
+        return replica
+    }
+}
+
+/// Java `.properties` parsing: `key=value` or `key: value`, `#`/`!` comments, trailing `\` continues a line.
+enum PropertiesFile {
+    static func parse(_ text: String) -> [(String, String)] {
+        var result: [(String, String)] = []
+        var logical = ""
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            var line = String(rawLine)
+            if logical.isEmpty { line = line.trimmingCharacters(in: .whitespaces) }
+            else { line = String(line.drop(while: { $0 == " " || $0 == "\t" })) }
+            if logical.isEmpty && (line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!")) { continue }
+            if line.hasSuffix("\\") {
+                logical += line.dropLast()
+                continue
+            }
+            logical += line
+            if let separator = logical.firstIndex(where: { $0 == "=" || $0 == ":" }) {
+                let key = logical[..<separator].trimmingCharacters(in: .whitespaces)
+                let value = logical[logical.index(after: separator)...].trimmingCharacters(in: .whitespaces)
+                result.append((key, value))
+            } else {
+                result.append((logical.trimmingCharacters(in: .whitespaces), ""))
+            }
+            logical = ""
+        }
+        return result
+    }
+}
