@@ -55,10 +55,13 @@ struct Connection: Sendable {
     var earlyFrames: [ByteBuffer] = []
     var stats = ConnectionStats()
     var establishedAtMs: Int64 = 0
+    /// Last frame from the client; an idle connection is closed after its session timeout.
+    var lastReceivedMs: Int64
     var negotiatedTimeoutMs: Int32 = 0
 
-    init(id: ConnectionID, address: String, port: Int) {
+    init(id: ConnectionID, address: String, port: Int, now: Int64) {
         self.id = id
+        self.lastReceivedMs = now
         self.address = address
         self.port = port
         self.ids = [Id(scheme: "ip", id: address)]

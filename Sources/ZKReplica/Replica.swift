@@ -34,7 +34,7 @@ public struct Replica: Sendable {
 
     public mutating func connectionOpened(_ id: ConnectionID, address: String, port: Int, now: Int64) -> [ReplicaAction] {
         let fromSameAddress = connections.values.lazy.filter { $0.address == address }.count
-        connections[id] = Connection(id: id, address: address, port: port)
+        connections[id] = Connection(id: id, address: address, port: port, now: now)
         if configuration.maxClientCnxns > 0 && fromSameAddress >= configuration.maxClientCnxns {
             return [.closeConnection(id)]
         }
@@ -67,10 +67,12 @@ public struct Replica: Sendable {
         actions = []
         switch connection.phase {
         case .awaitingConnect:
+            connections[id]?.lastReceivedMs = now
             handleConnect(id, frame, now: now)
         case .awaitingSession:
             connections[id]?.earlyFrames.append(frame)
         case .established(let sessionId):
+            connections[id]?.lastReceivedMs = now
             handleRequest(id, sessionId: sessionId, frame, now: now)
         case .closed:
             break
@@ -95,6 +97,7 @@ public struct Replica: Sendable {
             sessions.markClosing(sessionId)
             submit(.closeSession, sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
         }
+        closeIdleConnections(now: now)
         if now - lastContainerCheckMs >= configuration.containerCheckIntervalMs {
             lastContainerCheckMs = now
             for path in containerCandidates(now: now).prefix(configuration.containerMaxPerMinute) {
@@ -136,15 +139,32 @@ public struct Replica: Sendable {
         return body.type.rawValue
     }
 
+    /// A connection without a handshake gets `sessionlessConnectionTimeoutMs`; an established
+    /// one is closed when silent for its session timeout (its session may still be resumed).
+    mutating func closeIdleConnections(now: Int64) {
+        for connection in connections.values.sorted(by: { $0.id < $1.id }) {
+            let limit: Int64
+            switch connection.phase {
+            case .awaitingConnect: limit = configuration.sessionlessConnectionTimeoutMs
+            case .established: limit = Int64(connection.negotiatedTimeoutMs)
+            case .awaitingSession, .closed: continue
+            }
+            if now - connection.lastReceivedMs > limit {
+                close(connection.id)
+                _ = connectionClosed(connection.id, now: now)
+            }
+        }
+    }
+
     func containerCandidates(now: Int64) -> [String] {
         var candidates: [String] = []
-        for path in tree.containers {
+        for path in tree.containers where pending.records[path]?.exists != false {
             guard let node = tree.node(path), node.children.isEmpty else { continue }
             let neverUsedExpired = configuration.containerMaxNeverUsedIntervalMs > 0
                 && now - node.mtime > configuration.containerMaxNeverUsedIntervalMs
             if node.cversion > 0 || neverUsedExpired { candidates.append(path) }
         }
-        for path in tree.ttls {
+        for path in tree.ttls where pending.records[path]?.exists != false {
             guard let node = tree.node(path), node.children.isEmpty,
                 let ttl = EphemeralOwner.ttlValue(node.ephemeralOwner), now - node.mtime > ttl
             else { continue }

@@ -18,6 +18,8 @@ public struct ReplicaConfiguration: Sendable {
     public var reconfigEnabled = false
     /// Four-letter words that may run; `srvr` always may.
     public var fourLetterWordWhitelist: Set<String> = ["srvr"]
+    /// `zookeeper.nio.sessionlessCnxnTimeout`: how long a connection may stay without a handshake.
+    public var sessionlessConnectionTimeoutMs: Int64 = 10000
     public var containerCheckIntervalMs: Int64 = 60000
     public var containerMaxPerMinute: Int = 10000
     /// Containers that never had a child are removed after this long (0 = never).
