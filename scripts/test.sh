@@ -52,9 +52,37 @@ cleanup() {
     done
     rm -rf "$INTEROP_PID_DIR"
 }
+# Each step runs in a background subshell that `wait` waits for, so a signal
+# to this script is handled at once: the running step's process tree gets
+# SIGTERM, then the EXIT trap kills any server left behind.
+CURRENT_STEP_PID=""
+
+kill_tree() {  # kill_tree PID: SIGTERM PID and its descendants (found via /proc)
+    local pid="$1" f stat rest ppid child
+    for f in /proc/[0-9]*/stat; do
+        stat="$(cat "$f" 2>/dev/null)" || continue
+        rest="${stat##*) }"
+        ppid="$(echo "$rest" | cut -d' ' -f2)"
+        if [ "$ppid" = "$pid" ]; then
+            child="${f#/proc/}"; child="${child%/stat}"
+            kill_tree "$child"
+        fi
+    done
+    kill -TERM "$pid" 2>/dev/null || true
+}
+
+on_signal() {
+    trap - INT TERM
+    if [ -n "$CURRENT_STEP_PID" ]; then
+        kill_tree "$CURRENT_STEP_PID"
+        wait "$CURRENT_STEP_PID" 2>/dev/null || true
+    fi
+    exit "$1"
+}
+
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 # -- step bookkeeping ---------------------------------------------------------------
 STEP_NAMES=()
@@ -68,8 +96,11 @@ step() {  # step NAME COMMAND... : run, record, never abort the script
     echo "==> [$name] $*"
     start=$(date +%s)
     set +e
-    ( set -e; "$@" )
+    ( set -e; "$@" ) &
+    CURRENT_STEP_PID=$!
+    wait "$CURRENT_STEP_PID"
     rc=$?
+    CURRENT_STEP_PID=""
     set -e
     end=$(date +%s)
     STEP_NAMES+=("$name")
