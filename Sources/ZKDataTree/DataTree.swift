@@ -33,10 +33,12 @@ public enum OpOutcome: Hashable, Sendable {
 /// The znode tree as a value: copies are O(1) and share structure (persistent hash tries),
 /// so a snapshot can be written from a copy while the live tree keeps changing.
 public struct DataTree: Sendable {
-    public private(set) var nodes: TreeDictionary<String, DataNode>
+    public internal(set) var nodes: TreeDictionary<String, DataNode>
     public private(set) var ephemerals: TreeDictionary<SessionID, TreeSet<String>>
     public private(set) var containers: TreeSet<String>
     public private(set) var ttls: TreeSet<String>
+    /// Paths with a `zookeeper_limits` node under `/zookeeper/quota`.
+    public internal(set) var quotaRoots: Set<String> = []
     public private(set) var lastProcessedZxid: Zxid = 0
 
     public static let quotaPath = "/zookeeper/quota"
@@ -132,11 +134,13 @@ public struct DataTree: Sendable {
             return deleteNode(path, zxid: zxid, triggers: &triggers)
         case .setData(let path, let data, let version):
             guard var node = nodes[path] else { return .failed(.noNode) }
+            let bytesDelta = Int64(data?.count ?? 0) - Int64(node.data?.count ?? 0)
             node.data = data
             node.version = version
             node.mzxid = zxid
             node.mtime = header.time
             nodes[path] = node
+            updateQuota(for: path, countDelta: 0, bytesDelta: bytesDelta)
             triggers.append(WatchTrigger(path: path, type: .nodeDataChanged, acl: node.acl))
             return .updated(node.stat)
         case .setACL(let path, let acl, let version):
@@ -194,6 +198,7 @@ public struct DataTree: Sendable {
         } else if EphemeralOwner.ttlValue(owner) != nil {
             ttls.insert(path)
         }
+        updateQuota(for: path, countDelta: 1, bytesDelta: Int64(data?.count ?? 0))
         triggers.append(WatchTrigger(path: path, type: .nodeCreated, acl: acl))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))
         return .created(path: path, stat: node.stat)
@@ -215,6 +220,7 @@ public struct DataTree: Sendable {
         } else {
             ttls.remove(path)
         }
+        updateQuota(for: path, countDelta: -1, bytesDelta: -Int64(node.data?.count ?? 0))
         triggers.append(WatchTrigger(path: path, type: .nodeDeleted, acl: node.acl))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))
         return .deleted
