@@ -66,7 +66,8 @@ public struct DataTree: Sendable {
         nodes[Self.configPath] = config
     }
 
-    public func node(_ path: String) -> DataNode? { nodes[path] }
+    /// The node at `path`; the empty path is ZooKeeper's second name for the root.
+    public func node(_ path: String) -> DataNode? { nodes[path.isEmpty ? "/" : path] }
 
     /// ZooKeeper's node count counts the root twice (it is stored as "" and "/").
     public var nodeCount: Int { nodes.count + 1 }
@@ -84,6 +85,8 @@ public struct DataTree: Sendable {
 
     /// Every descendant of `path` (not only children).
     public func descendantCount(of path: String) -> Int {
+        // ZooKeeper counts keys starting with `path + "/"`; for "" that includes "/" itself.
+        if path.isEmpty { return nodes.count }
         guard let node = nodes[path] else { return 0 }
         var count = 0
         var stack: [(String, DataNode)] = [(path, node)]

@@ -40,7 +40,8 @@ extension Replica {
     }
 
     func replyError(_ outcome: OpOutcome, opCode: OpCode) -> ErrorCode {
-        if opCode == .multi { return .ok }
+        // A multi reports per-op codes in its body; its header says 0 unless it never got that far.
+        if case .multi = outcome { return .ok }
         return outcome.error
     }
 

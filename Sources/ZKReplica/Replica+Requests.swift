@@ -31,6 +31,11 @@ extension Replica {
         do {
             request = try Request.decode(type: type, from: &reader)
         } catch {
+            if Self.isWrite(opCode) {
+                // ZooKeeper decodes writes in its prep stage: the failure is logged as an error txn.
+                appendError(.marshallingError, id, sessionId: sessionId, xid: xid, opCode: opCode, now: now)
+                return
+            }
             enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .done(
                 ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: ErrorCode.marshallingError.rawValue), .none,
                 closeAfter: false)))
@@ -63,13 +68,29 @@ extension Replica {
         } else if case .reconfig = request {
             // Standalone: reconfig is refused; the failure is logged and consumes a zxid as in ZooKeeper.
             let code: ErrorCode = configuration.reconfigEnabled ? .unimplemented : .reconfigDisabled
-            lastPreparedZxid += 1
-            let zxid = lastPreparedZxid
-            appendTxn(Txn(header: TxnHeader(clientId: sessionId, cxid: xid, zxid: zxid, time: now, type: OpCode.error.rawValue), body: .error(code)), connection: id)
-            enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .awaitingCommit(zxid)))
+            appendError(code, id, sessionId: sessionId, xid: xid, opCode: opCode, now: now)
         } else {
             enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .read(request)))
         }
+    }
+
+    /// Opcodes that go through ZooKeeper's prep stage and so consume a zxid even when they fail.
+    static func isWrite(_ opCode: OpCode) -> Bool {
+        switch opCode {
+        case .create, .create2, .createContainer, .createTTL, .delete, .setData, .setACL, .multi, .reconfig, .closeSession:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Logs a failed write as an error txn; the client gets `code` once it is applied.
+    mutating func appendError(_ code: ErrorCode, _ id: ConnectionID, sessionId: SessionID, xid: Xid, opCode: OpCode, now: Int64) {
+        lastPreparedZxid += 1
+        let zxid = lastPreparedZxid
+        let header = TxnHeader(clientId: sessionId, cxid: xid, zxid: zxid, time: now, type: OpCode.error.rawValue)
+        appendTxn(Txn(header: header, body: .error(code)), connection: id)
+        enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .awaitingCommit(zxid)))
     }
 
     /// The write a request asks for, or nil for reads and session-local requests.
@@ -99,6 +120,12 @@ extension Replica {
 
     /// Auth packets are answered at once, outside the request pipeline, as ZooKeeper does.
     mutating func handleAuth(_ id: ConnectionID, xid: Xid, scheme: String, auth: [UInt8]) {
+        if scheme == "ip" {
+            // The ip provider authenticates by the connection's own address, which every
+            // connection already holds.
+            actions.append(.sendReply(id, ReplyHeader(xid: ReservedXid.auth, zxid: 0, err: 0), .none))
+            return
+        }
         guard scheme == "digest", configuration.digestAuthEnabled else {
             actions.append(.sendReply(id, ReplyHeader(xid: ReservedXid.auth, zxid: 0, err: ErrorCode.authFailed.rawValue), .none))
             close(id)
