@@ -112,6 +112,28 @@ private func trigger(_ path: String, _ type: EventType) -> WatchTrigger { WatchT
         #expect(table.fire(trigger("/a", .nodeChildrenChanged)) == [1])
     }
 
+    @Test func standardAndPersistentOnOnePath_coexist_removeDataTakesOnlyTheOneShot() {
+        var table = WatchTable()
+        table.addPersistent(1, path: "/a", mode: .persistent)
+        table.add(1, path: "/a", table: .data, mode: .standard)
+        #expect(table.contains(1, path: "/a", type: .data))
+        #expect(table.remove(1, path: "/a", type: .data) == true)
+        #expect(!table.contains(1, path: "/a", type: .data))
+        #expect(table.contains(1, path: "/a", type: .persistent))
+        #expect(table.fire(trigger("/a", .nodeDataChanged)) == [1])
+    }
+
+    @Test func recursiveThenPersistentOnOnePath_bothKept() {
+        var table = WatchTable()
+        table.addPersistent(1, path: "/a", mode: .persistentRecursive)
+        table.addPersistent(1, path: "/a", mode: .persistent)
+        #expect(table.fire(trigger("/a/b/c", .nodeCreated)) == [1])
+        #expect(table.fire(trigger("/a", .nodeChildrenChanged)) == [1])
+        #expect(table.remove(1, path: "/a", type: .persistent) == true)
+        #expect(table.fire(trigger("/a", .nodeChildrenChanged)) == [])
+        #expect(table.fire(trigger("/a/b/c", .nodeCreated)) == [1])
+    }
+
     @Test func checkWatches_byType_matchesTablesAndModes() {
         var table = WatchTable()
         table.add(1, path: "/d", table: .data, mode: .standard)
@@ -124,12 +146,15 @@ private func trigger(_ path: String, _ type: EventType) -> WatchTrigger { WatchT
         #expect(!table.contains(1, path: "/d", type: .persistent))
         #expect(table.contains(1, path: "/c", type: .children))
         #expect(!table.contains(1, path: "/c", type: .data))
+        // Data and Children name one-shot watches only; persistent ones answer to their own types and Any (3.9).
         #expect(table.contains(1, path: "/p", type: .persistent))
-        #expect(table.contains(1, path: "/p", type: .data))
-        #expect(table.contains(1, path: "/p", type: .children))
+        #expect(table.contains(1, path: "/p", type: .any))
+        #expect(!table.contains(1, path: "/p", type: .data))
+        #expect(!table.contains(1, path: "/p", type: .children))
         #expect(!table.contains(1, path: "/p", type: .persistentRecursive))
         #expect(table.contains(1, path: "/r", type: .persistentRecursive))
-        #expect(table.contains(1, path: "/r", type: .data))
+        #expect(table.contains(1, path: "/r", type: .any))
+        #expect(!table.contains(1, path: "/r", type: .data))
         #expect(!table.contains(1, path: "/r", type: .children))
         #expect(!table.contains(1, path: "/r", type: .persistent))
         #expect(!table.contains(2, path: "/d", type: .any))
