@@ -41,9 +41,12 @@ extension Replica {
             close(id)
             return
         }
+        // The timeout is negotiated again on every connect, and governs expiry from now on.
+        let timeout = connections[id]?.negotiatedTimeoutMs ?? session.timeoutMs
+        sessions.setTimeout(sessionId, timeoutMs: timeout)
         sessions.touch(sessionId, now: now)
         sessions.bind(sessionId, to: id)
-        establish(id, sessionId: sessionId, timeoutMs: session.timeoutMs, passwd: session.passwd, now: now)
+        establish(id, sessionId: sessionId, timeoutMs: timeout, passwd: session.passwd, now: now)
     }
 
     mutating func establish(_ id: ConnectionID, sessionId: SessionID, timeoutMs: Int32, passwd: [UInt8], now: Int64) {

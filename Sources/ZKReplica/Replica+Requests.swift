@@ -123,11 +123,11 @@ extension Replica {
         if scheme == "ip" {
             // The ip provider authenticates by the connection's own address, which every
             // connection already holds.
-            actions.append(.sendReply(id, ReplyHeader(xid: ReservedXid.auth, zxid: 0, err: 0), .none))
+            actions.append(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: 0), .none))
             return
         }
         guard scheme == "digest", configuration.digestAuthEnabled else {
-            actions.append(.sendReply(id, ReplyHeader(xid: ReservedXid.auth, zxid: 0, err: ErrorCode.authFailed.rawValue), .none))
+            actions.append(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: ErrorCode.authFailed.rawValue), .none))
             close(id)
             return
         }
@@ -139,7 +139,7 @@ extension Replica {
             ids.append(Id(scheme: "super", id: ""))
         }
         connections[id]?.ids = ids
-        actions.append(.sendReply(id, ReplyHeader(xid: ReservedXid.auth, zxid: 0, err: 0), .none))
+        actions.append(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: 0), .none))
     }
 
     mutating func enqueue(_ id: ConnectionID, _ request: PendingRequest) {

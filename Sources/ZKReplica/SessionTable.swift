@@ -49,6 +49,8 @@ public struct SessionTable: Sendable {
         sessions[id] = session
     }
 
+    public mutating func setTimeout(_ id: SessionID, timeoutMs: Int32) { sessions[id]?.timeoutMs = timeoutMs }
+
     public mutating func markClosing(_ id: SessionID) { sessions[id]?.isClosing = true }
 
     public mutating func bind(_ id: SessionID, to connection: ConnectionID?) { sessions[id]?.connection = connection }

@@ -127,9 +127,7 @@ import ZKWire
         let first = h.connect(1, timeout: 30000)
         h.open(2)
         let response = h.send(2, connectFrame(sessionId: first.sessionId, passwd: first.passwd, timeout: 10000)).connectResponses(to: 2).first
-        withKnownIssue("Replica.reattach answers with the session's original timeout instead of the renegotiated one") {
-            #expect(response?.timeOut == 10000)
-        }
+        #expect(response?.timeOut == 10000)
     }
 
     @Test func lastZxidSeenAheadOfServer_closesWithoutReply() {
