@@ -130,6 +130,17 @@ import ZKWire
         #expect(response?.timeOut == 10000)
     }
 
+    @Test func reattach_renegotiatedTimeout_governsExpiry() {
+        var h = ReplicaHarness()
+        let first = h.connect(1, timeout: 40000)
+        h.open(2)
+        h.send(2, connectFrame(sessionId: first.sessionId, passwd: first.passwd, timeout: 4000))
+        #expect(h.replica.sessions.sessions[first.sessionId]?.timeoutMs == 4000)
+        let deadline = ((h.now + 4000) / 2000 + 1) * 2000
+        #expect(h.tick(at: deadline - 1).appendedTxns.isEmpty)
+        #expect(h.tick(at: deadline).appendedTxns.map(\.body) == [.closeSession(pathsToDelete: [])])
+    }
+
     @Test func lastZxidSeenAheadOfServer_closesWithoutReply() {
         var h = ReplicaHarness()
         h.open(1)
