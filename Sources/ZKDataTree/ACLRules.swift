@@ -48,7 +48,11 @@ public enum ACLRules {
 
     static func isValid(_ id: Id) -> Bool {
         switch id.scheme {
-        case "digest": return id.id.split(separator: ":", omittingEmptySubsequences: false).count == 2
+        case "digest":
+            // Java's `split(":")` drops trailing empty parts: "user:" is one part, "a:b:" two.
+            var parts = id.id.split(separator: ":", omittingEmptySubsequences: false)
+            while parts.last?.isEmpty == true { parts.removeLast() }
+            return parts.count == 2
         case "ip": return IPMatch.isValidExpression(id.id)
         default: return false
         }

@@ -7,6 +7,12 @@ public struct WatchTrigger: Hashable, Sendable {
     public var path: String
     public var type: EventType
     public var acl: [ACL]
+
+    public init(path: String, type: EventType, acl: [ACL]) {
+        self.path = path
+        self.type = type
+        self.acl = acl
+    }
 }
 
 /// What applying one op did.
