@@ -211,7 +211,20 @@ public enum Request: Hashable, Sendable {
             guard let subCode = OpCode(rawValue: type) else { throw JuteError.invalidMulti("invalid type of op \(type)") }
             switch subCode {
             case .create, .create2, .createContainer, .createTTL:
-                ops.append(.create(try decodeCreate(subCode, &reader)))
+                var create = try decodeCreate(subCode, &reader)
+                guard let mode = CreateMode(rawValue: create.flags) else {
+                    throw JuteError.invalidMulti("invalid flag \(create.flags) for create mode")
+                }
+                // Inside multi the flags pick the op, as ZooKeeper's `Op.create` does: TTL flags
+                // make a createTTL, container flags a createContainer.
+                if mode.isTTL {
+                    create.opCode = .createTTL
+                } else if mode.isContainer {
+                    create.opCode = .createContainer
+                } else if subCode == .createTTL {
+                    create.opCode = .create
+                }
+                ops.append(.create(create))
             case .delete:
                 ops.append(.delete(path: try reader.readPath(), version: try reader.readInt()))
             case .setData:
