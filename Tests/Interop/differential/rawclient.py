@@ -16,7 +16,7 @@ import select
 import socket
 import struct
 import time
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 # -- opcodes (§1.5) -------------------------------------------------------------
 OP_CREATE = 1

@@ -22,7 +22,10 @@ normalised:
     every operation consumes (failed writes and empty multis included) is
     compared;
   * the header zxid of notifications is dropped (-1 on 3.8, the txn zxid on 3.9);
-  * child lists (getChildren, getChildren2, multiRead) and getEphemerals are sorted;
+  * child lists (getChildren, getChildren2, multiRead), getEphemerals and whoAmI
+    are sorted (ZooKeeper keeps a connection's auth ids in a hash set); in ACL
+    lists, runs of digest entries with equal perms (what an `auth` entry
+    expands to, in that same hash-set order) are sorted;
   * a successful create2 inside multi is reduced to its path (3.8.0/3.8.1
     answer a type-1 result without Stat there, 3.8.2+ a type-15 result);
   * notifications caused by closeSession are sorted (the order in which
@@ -122,12 +125,32 @@ class Normaliser:
         f["err"] = f"{rc.errname(f['err'])}({f['err']})" if f["err"] else 0
         if "stat" in f:
             f["stat"] = self.stat(f["stat"])
-        for k in ("children", "ephemerals"):
+        for k in ("children", "ephemerals", "clientInfo"):
             if isinstance(f.get(k), list):
                 f[k] = sorted(f[k])
+        if isinstance(f.get("acl"), list):
+            f["acl"] = _acl_norm(f["acl"])
         if isinstance(f.get("results"), list):
             f["results"] = self.results(f["results"], req_ops)
         return f
+
+
+def _acl_norm(acl: list) -> list:
+    """Sort each run of consecutive digest entries with equal perms: that is what
+    an `auth` ACL entry expands to, in the order of ZooKeeper's per-connection
+    auth-id set (a hash set, so the order is an implementation artefact)."""
+    out: list = []
+    run: list = []
+    for entry in acl:
+        if run and not (entry[1] == "digest" and entry[0] == run[0][0]):
+            out.extend(sorted(run))
+            run = []
+        if entry[1] == "digest":
+            run.append(entry)
+        else:
+            out.append(entry)
+    out.extend(sorted(run))
+    return out
 
 
 def _sort_events(frames: list[dict]) -> list[dict]:

@@ -16,15 +16,24 @@ difference.
 Names come from a tiny alphabet at depth <= 3 so that paths collide and the
 interesting errors (NODEEXISTS, NONODE, NOTEMPTY, BADVERSION, ...) happen.
 
-Things deliberately never generated (they would break Apache ZooKeeper 3.8.0
-or depend on timing rather than on protocol semantics):
+Things deliberately never generated (they would break Apache ZooKeeper 3.8.0,
+hit 3.8.0 bugs that later releases fixed, or depend on timing rather than on
+protocol semantics):
   * top-level `check` (opcode 13): 3.8.0 logs it and cannot restart;
   * `deleteContainer` (opcode 20): server-internal;
   * `createTTL` (21) with a non-TTL mode and ttl -1 at top level: 3.8.0's
     apply step throws and the whole server shuts down;
   * `createTTL` (21) with a non-TTL mode inside multi: 3.8.0 quietly creates a
     plain node, a quirk no client relies on;
+  * create (1/15) with a TTL mode (5/6) inside multi: 3.8.0 fails the whole
+    multi with MARSHALLINGERROR because of a ClassCastException (top-level it
+    correctly answers BADARGUMENTS, and that is generated);
   * WatcherType 4/5 in check/removeWatches (3.9-only values);
+  * check/removeWatches whose answer depends on 3.8.0's containsWatcher bug
+    and mixed watch modes on one path (see `_gen_removeWatches`, `_mode_ok`);
+  * watches that could see a node some session may not READ, and exists() on
+    such nodes: 3.8.4+/3.9 filter notifications and check exists() by READ,
+    3.8.0 does neither (see "READ visibility" below);
   * waiting for the container/TTL reaper (timing-dependent).
 """
 
@@ -79,6 +88,18 @@ BAD_ACLS: dict[str, Any] = {
     "super_scheme": [(ALL, "super", "x")],
 }
 
+# ids that every session of a sequence holds (all connect from 127.0.0.1)
+EVERYONE = {("world", "anyone"), ("ip", "127.0.0.1"), ("ip", "127.0.0.0/8")}
+
+
+def readable_by_all(acl_name: str, acl) -> bool:
+    """Whether every session may READ a node with this ACL. Invalid ACLs count
+    as readable: ZooKeeper refuses them (INVALIDACL), so no node gets them."""
+    if acl_name in BAD_ACLS:
+        return True
+    return any(perms & R and (scheme, ident) in EVERYONE for perms, scheme, ident in acl or [])
+
+
 DATA = [None, b"", b"x", b"hello", b"\x00\xff\x01", b"y" * 64, "naïve".encode()]
 
 SPECIAL_PATHS = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"]
@@ -107,8 +128,12 @@ class Workload:
         self.known: set[str] = set()        # paths seen to exist at some point
         self.versions: dict[str, tuple[int, int]] = {}  # path -> (version, aversion)
         self.existing: set[str] = set()      # best guess of what exists now
-        self.watched: list[str] = []         # paths some watch was asked for
         self.restricted: list[str] = []      # nodes created with an ACL other than "open"
+        self.unreadable: set[str] = set()    # paths that may hold a node some session cannot READ
+        # watch modes each session's current connection asked for, per path
+        # ("std", "persistent", "recursive"); see `_mode_ok`.
+        self.modes: list[dict[str, set[str]]] = [dict() for _ in range(n_sessions)]
+        self.cur = 0                         # session of the op being generated
 
     # -- feedback from the reference server ---------------------------------------
     def observe(self, op: dict, frames: list[dict]) -> None:
@@ -130,8 +155,11 @@ class Workload:
             self.existing.add(reply["path"])
             if op.get("acl_name") != "open":
                 self.restricted.append(reply["path"])
+            if not readable_by_all(op["acl_name"], op["acl"]):
+                self.unreadable.add(reply["path"])
         if op["kind"] == "delete" and isinstance(path, str):
             self.existing.discard(path)
+            self.unreadable.discard(path)
         if "stat" in reply and isinstance(path, str):
             st = reply["stat"]
             self.versions[path] = (st["version"], st["aversion"])
@@ -144,13 +172,15 @@ class Workload:
         results = reply.get("results") or []
         for i, res in enumerate(results):
             sub = (op.get("ops") or [])[i] if i < len(op.get("ops") or []) else None
-            if isinstance(res.get("path"), str):
-                self.known.add(res["path"])
-                self.existing.add(res["path"])
-            if isinstance(res.get("create2InMulti"), str):
-                self.existing.add(res["create2InMulti"])
+            created = res.get("path", res.get("create2InMulti"))
+            if isinstance(created, str):
+                self.known.add(created)
+                self.existing.add(created)
+                if sub is not None and not readable_by_all(sub["acl_name"], sub["acl"]):
+                    self.unreadable.add(created)
             if sub is not None and sub.get("op") == "delete" and res.get("type") == 2:
                 self.existing.discard(sub["path"])
+                self.unreadable.discard(sub["path"])
 
     # -- building blocks ------------------------------------------------------------
     def path(self, for_create: bool = False) -> str:
@@ -218,6 +248,8 @@ class Workload:
         if opcode in (1, 15):
             flags = _weighted(rng, [(0, 0.45), (1, 0.2), (2, 0.12), (3, 0.12),
                                     (4, 0.03), (5, 0.02), (6, 0.02), (7, 0.02), (-1, 0.02)])
+            if in_multi and flags in (5, 6):
+                flags = 7   # see the module doc: TTL modes via 1/15 in multi
         elif opcode == 19:
             flags = _weighted(rng, [(4, 0.85), (0, 0.03), (1, 0.03), (2, 0.03),
                                     (3, 0.02), (5, 0.02), (7, 0.02)])
@@ -232,6 +264,8 @@ class Workload:
                 flags = rng.choice([0, 1, 2, 4])
                 ttl = rng.choice([0, 5, 60000])
         name, acl = self.acl()
+        sequential = flags in (2, 3, 6)
+        name, acl = self._visible_acl(path, name, acl, sequential)
         spec = {"opcode": opcode, "path": path, "data": self.data(), "acl_name": name,
                 "acl": acl, "flags": flags}
         if opcode == 21:
@@ -249,12 +283,92 @@ class Workload:
             ("auth", 2.5), ("whoAmI", 1), ("sync", 1), ("setWatches", 1.5),
             ("closeSession", 2), ("reattach", 0.8), ("abandon", 0.4), ("badRequest", 1.2),
         ])
+        self.cur = self.session()
         op = getattr(self, "_gen_" + kind)()
         op.setdefault("kind", kind)
-        op.setdefault("session", self.session())
+        op["session"] = self.cur
+        self._track_watches(op)
         op["index"] = self.index
         self.index += 1
         return op
+
+    # -- watch modes -------------------------------------------------------------------
+    # ZooKeeper 3.8.0 keeps one watch mode per (connection, path): a standard
+    # watch and a persistent or persistent-recursive one on the same path by the
+    # same connection override each other (ZOOKEEPER-4466, fixed later). So a
+    # connection never mixes modes on one path here.
+    def _mode_ok(self, path: str, mode: str) -> bool:
+        if not self._watchable(path, mode == "recursive"):
+            return False
+        return self.modes[self.cur].get(path, {mode}) == {mode}
+
+    # -- READ visibility ---------------------------------------------------------------
+    # Newer ZooKeeper releases check READ where 3.8.0 does not: notifications
+    # go only to watchers that may read the node (ZOOKEEPER-4799, 3.8.4/3.9.2)
+    # and exists() on an existing node needs READ (ZOOKEEPER-2590). To compare
+    # against 3.8.0 without depending on either, a node that some session may
+    # not read never carries a watch of any session (nor lies under a
+    # persistent-recursive one), and is never the target of exists().
+    # Such nodes still get every other operation, so NOAUTH stays covered.
+    @staticmethod
+    def _ancestors(path: str) -> list[str]:
+        out = ["/"]
+        parts = [x for x in path.split("/") if x]
+        for i in range(1, len(parts) + 1):
+            out.append("/" + "/".join(parts[:i]))
+        return out
+
+    def _exposed(self, path: str, sequential: bool) -> bool:
+        """Could a notification about `path` (or, for a sequential create, about
+        any name starting with it) reach some session?"""
+        base = path.rsplit("/", 1)[0] or "/" if sequential else path
+        for m in self.modes:
+            for a in self._ancestors(base):
+                if "recursive" in m.get(a, ()):
+                    return True
+            for w in m:
+                if (w.startswith(path) if sequential else w == path):
+                    return True
+        return False
+
+    def _visible_acl(self, path, name, acl, sequential):
+        if readable_by_all(name, acl) or not isinstance(path, str):
+            return name, acl
+        if self._exposed(path, sequential):
+            return "open", OPEN
+        if not sequential:
+            self.unreadable.add(path)
+        return name, acl
+
+    def _watchable(self, path, recursive: bool) -> bool:
+        if not isinstance(path, str) or path in self.unreadable:
+            return False
+        if recursive:
+            prefix = path.rstrip("/") + "/"
+            return not any(u.startswith(prefix) for u in self.unreadable)
+        return True
+
+    def _track_watches(self, op: dict) -> None:
+        modes = self.modes[op["session"]]
+        kind = op["kind"]
+
+        def add(p, m):
+            if isinstance(p, str):
+                modes.setdefault(p, set()).add(m)
+        if kind in ("exists", "getData", "getChildren", "getChildren2") and op["watch"]:
+            add(op["path"], "std")
+        elif kind == "addWatch" and op["mode"] in (0, 1):
+            add(op["path"], ("persistent", "recursive")[op["mode"]])
+        elif kind == "setWatches":
+            for p in op["data"] + op["exist"] + op["child"]:
+                add(p, "std")
+            for p in op.get("persistent", []):
+                add(p, "persistent")
+            for p in op.get("recursive", []):
+                add(p, "recursive")
+        elif kind in ("closeSession", "reattach", "abandon") or (
+                kind == "badRequest" and op["what"] in ("unknownOpcode", "opcodeZero", "badAuthScheme")):
+            modes.clear()
 
     def _gen_create(self) -> dict:
         return {"kind": "create", **self.create_spec()}
@@ -268,14 +382,22 @@ class Workload:
         return {"path": p, "data": self.data(), "version": self.version(p)}
 
     def _gen_exists(self) -> dict:
-        p, w = self.path(), self.watch()
-        if w:
-            self.watched.append(p)
+        for _ in range(10):
+            p = self.path()
+            if p not in self.unreadable:
+                break
+        else:
+            return {"kind": "whoAmI"}
+        return self._gen_read(p)
+
+    def _gen_read(self, p: Optional[str] = None) -> dict:
+        p, w = p if p is not None else self.path(), self.watch()
+        w = w and self._mode_ok(p, "std")
         return {"path": p, "watch": w}
 
-    _gen_getData = _gen_exists
-    _gen_getChildren = _gen_exists
-    _gen_getChildren2 = _gen_exists
+    _gen_getData = _gen_read
+    _gen_getChildren = _gen_read
+    _gen_getChildren2 = _gen_read
 
     def _gen_getACL(self) -> dict:
         rng = self.rng
@@ -289,6 +411,7 @@ class Workload:
     def _gen_setACL(self) -> dict:
         p = self.path()
         name, acl = self.acl()
+        name, acl = self._visible_acl(p, name, acl, False)
         return {"path": p, "acl_name": name, "acl": acl, "version": self.version(p, acl=True)}
 
     def _gen_getEphemerals(self) -> dict:
@@ -323,14 +446,40 @@ class Workload:
 
     def _gen_addWatch(self) -> dict:
         mode = _weighted(self.rng, [(0, 0.48), (1, 0.48), (2, 0.04)])
-        p = self.path()
-        self.watched.append(p)
+        name = {0: "persistent", 1: "recursive"}.get(mode)
+        for _ in range(10):
+            p = self.path()
+            if name is None or self._mode_ok(p, name):
+                break
+        else:
+            return {"kind": "whoAmI"}
         return {"path": p, "mode": mode}
 
     def _gen_removeWatches(self) -> dict:
+        # ZooKeeper 3.8.0 answers checkWatches/removeWatches from the watch
+        # table of the path as a whole: OK when *another* connection watches
+        # the path, and OK for type Children when this connection only holds a
+        # persistent-recursive watch there (its containsWatcher bug, fixed by
+        # ZOOKEEPER-4466 in later releases). So these ops only target paths no
+        # other session of the sequence ever asked to watch, and use type Any
+        # (3) where this session holds a persistent watch. Paths not starting
+        # with "/" are left out too: that same code then fails with
+        # MARSHALLINGERROR or not depending on unrelated watches.
         rng = self.rng
-        p = rng.choice(self.watched[-8:]) if self.watched and rng.random() < 0.7 else self.path()
-        return {"path": p, "type": rng.choice([1, 2, 3, 3])}
+        own = sorted(self.modes[self.cur])
+        others = set()
+        for j, m in enumerate(self.modes):
+            if j != self.cur:
+                others.update(m)
+        for _ in range(10):
+            p = rng.choice(own) if own and rng.random() < 0.7 else self.path()
+            if p not in others and isinstance(p, str) and p.startswith("/"):
+                break
+        else:
+            return {"kind": "whoAmI"}
+        mine = self.modes[self.cur].get(p, set())
+        t = 3 if mine - {"std"} else rng.choice([1, 2, 3, 3])
+        return {"path": p, "type": t}
 
     _gen_checkWatches = _gen_removeWatches
 
@@ -349,14 +498,20 @@ class Workload:
 
     def _gen_setWatches(self) -> dict:
         rng = self.rng
+        taken: dict[str, str] = {}
 
-        def paths():
-            return [self.path() for _ in range(rng.randint(0, 2))]
+        def paths(mode: str) -> list[str]:
+            out = []
+            for _ in range(rng.randint(0, 2)):
+                p = self.path()
+                if self._mode_ok(p, mode) and taken.setdefault(p, mode) == mode:
+                    out.append(p)
+            return out
         op = {"opcode": rng.choice([101, 105]), "relZxidOffset": rng.randint(0, self.index + 3),
-              "data": paths(), "exist": paths(), "child": paths()}
+              "data": paths("std"), "exist": paths("std"), "child": paths("std")}
         if op["opcode"] == 105:
-            op["persistent"] = paths()
-            op["recursive"] = paths()
+            op["persistent"] = paths("persistent")
+            op["recursive"] = paths("recursive")
         return op
 
     def _gen_closeSession(self) -> dict:
