@@ -28,6 +28,12 @@ protocol semantics):
   * create (1/15) with a TTL mode (5/6) inside multi: 3.8.0 fails the whole
     multi with MARSHALLINGERROR because of a ClassCastException (top-level it
     correctly answers BADARGUMENTS, and that is generated);
+  * invalid flags (7, -1) inside multi: 3.9 (MultiOperationRecord) refuses the
+    whole multi while decoding (MARSHALLINGERROR), 3.8.0 answers per op (-8);
+    swiftkeeper follows 3.9. Top-level invalid flags are generated;
+  * createContainer (19) with non-container flags inside multi: 3.8.0 picks
+    the op from the flags alone (an ephemeral flag makes a plain ephemeral),
+    3.9 keeps createContainer unless the flags say container or TTL;
   * WatcherType 4/5 in check/removeWatches (3.9-only values);
   * check/removeWatches whose answer depends on 3.8.0's containsWatcher bug
     and mixed watch modes on one path (see `_gen_removeWatches`, `_mode_ok`);
@@ -248,11 +254,13 @@ class Workload:
         if opcode in (1, 15):
             flags = _weighted(rng, [(0, 0.45), (1, 0.2), (2, 0.12), (3, 0.12),
                                     (4, 0.03), (5, 0.02), (6, 0.02), (7, 0.02), (-1, 0.02)])
-            if in_multi and flags in (5, 6):
-                flags = 7   # see the module doc: TTL modes via 1/15 in multi
+            if in_multi and flags not in (0, 1, 2, 3, 4):
+                flags = rng.choice([0, 1, 2, 3])   # see the module doc: bad/TTL flags in multi
         elif opcode == 19:
             flags = _weighted(rng, [(4, 0.85), (0, 0.03), (1, 0.03), (2, 0.03),
                                     (3, 0.02), (5, 0.02), (7, 0.02)])
+            if in_multi:
+                flags = 4   # see the module doc: 3.8.0 and 3.9 pick the op differently
         else:
             if in_multi or rng.random() < 0.9:
                 flags = rng.choice([5, 6])
