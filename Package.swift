@@ -35,8 +35,12 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
+        .target(name: "ZKPersistence", dependencies: [
+            "ZKModel", "ZKWire", "ZKDataTree",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .target(name: "ZKServer", dependencies: [
-            "ZKModel", "ZKWire", "ZKDataTree", "ZKReplica",
+            "ZKModel", "ZKWire", "ZKDataTree", "ZKReplica", "ZKPersistence",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -53,6 +57,10 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .testTarget(name: "ZKDataTreeTests", dependencies: ["ZKDataTree", "ZKModel"]),
+        .testTarget(name: "ZKPersistenceTests", dependencies: [
+            "ZKPersistence", "ZKDataTree", "ZKWire", "ZKModel",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZKReplicaTests", dependencies: [
             "ZKReplica", "ZKWire", "ZKModel", "ZKDataTree",
             .product(name: "NIOCore", package: "swift-nio"),

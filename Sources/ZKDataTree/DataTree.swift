@@ -40,12 +40,12 @@ public enum OpOutcome: Hashable, Sendable {
 /// so a snapshot can be written from a copy while the live tree keeps changing.
 public struct DataTree: Sendable {
     public internal(set) var nodes: TreeDictionary<String, DataNode>
-    public private(set) var ephemerals: TreeDictionary<SessionID, TreeSet<String>>
-    public private(set) var containers: TreeSet<String>
-    public private(set) var ttls: TreeSet<String>
+    public internal(set) var ephemerals: TreeDictionary<SessionID, TreeSet<String>>
+    public internal(set) var containers: TreeSet<String>
+    public internal(set) var ttls: TreeSet<String>
     /// Paths with a `zookeeper_limits` node under `/zookeeper/quota`.
     public internal(set) var quotaRoots: Set<String> = []
-    public private(set) var lastProcessedZxid: Zxid = 0
+    public internal(set) var lastProcessedZxid: Zxid = 0
 
     public static let quotaPath = "/zookeeper/quota"
     public static let configPath = "/zookeeper/config"

@@ -42,6 +42,10 @@ struct Connection: Sendable {
         case awaitingSession(SessionID)
         case established(SessionID)
         case closed
+
+        var isAwaitingSession: Bool {
+            if case .awaitingSession = self { return true } else { return false }
+        }
     }
 
     let id: ConnectionID

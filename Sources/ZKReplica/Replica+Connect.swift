@@ -20,6 +20,11 @@ extension Replica {
         let timeout = min(max(request.timeOut, configuration.minSessionTimeoutMs), configuration.maxSessionTimeoutMs)
         connections[id]?.negotiatedTimeoutMs = timeout
         if request.sessionId == 0 {
+            // A new session is a write; with the log failed the client must try elsewhere.
+            if writesRefused {
+                close(id)
+                return
+            }
             let sessionId = sessions.allocateId()
             connections[id]?.phase = .awaitingSession(sessionId)
             submit(.createSession(timeoutMs: timeout), sessionId: sessionId, cxid: 0, ids: [], connection: id, now: now)

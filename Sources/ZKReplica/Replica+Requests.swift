@@ -51,6 +51,12 @@ extension Replica {
                 closeAfter: false)))
             return
         }
+        if writesRefused && Self.isWrite(opCode) {
+            enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .done(
+                ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: ErrorCode.notReadOnly.rawValue), .none,
+                closeAfter: false)))
+            return
+        }
         if let op = writeOp(for: request) {
             if case .closeSession = op {
                 if sessions.sessions[sessionId]?.isClosing == true {

@@ -21,6 +21,9 @@ public struct Replica: Sendable {
     var actions: [ReplicaAction] = []
     public internal(set) var stats = ServerStats()
     let startedAtMs: Int64
+    /// Set once the log failed (disk full, fsync error): writes are refused from then on,
+    /// reads go on. Only a restart clears it.
+    public internal(set) var writesRefused = false
 
     public init(configuration: ReplicaConfiguration, now: Int64, monotonicMs: Int64) {
         self.configuration = configuration
@@ -28,6 +31,17 @@ public struct Replica: Sendable {
             serverId: configuration.serverId, monotonicMs: monotonicMs, tickTimeMs: configuration.tickTimeMs)
         self.startedAtMs = now
         self.lastContainerCheckMs = now
+    }
+
+    /// A replica resuming a recovered state: the tree as of its last zxid and the sessions
+    /// alive then, whose expiry clocks start again now.
+    public init(configuration: ReplicaConfiguration, now: Int64, monotonicMs: Int64, tree: DataTree, sessionTimeouts: [SessionID: Int32]) {
+        self.init(configuration: configuration, now: now, monotonicMs: monotonicMs)
+        self.tree = tree
+        self.lastPreparedZxid = tree.lastProcessedZxid
+        for (sessionId, timeoutMs) in sessionTimeouts.sorted(by: { $0.key < $1.key }) {
+            sessions.add(sessionId, timeoutMs: timeoutMs, now: now)
+        }
     }
 
     // MARK: - Events
@@ -90,9 +104,32 @@ public struct Replica: Sendable {
         return takeActions()
     }
 
+    /// The log cannot write (disk full, failed fsync). Txns handed to it may or may not be on
+    /// disk, so their clients lose the connection (an unknown outcome, as ZooKeeper's clients
+    /// know it); later writes are refused with NOTREADONLY while reads go on.
+    public mutating func logFailed(now: Int64) -> [ReplicaAction] {
+        actions = []
+        writesRefused = true
+        let origins = Set(inFlight.compactMap(\.connection))
+        inFlight.removeAll()
+        for id in origins.sorted() {
+            close(id)
+            _ = connectionClosed(id, now: now)
+        }
+        for connection in connections.values where connection.phase.isAwaitingSession {
+            close(connection.id)
+        }
+        return takeActions()
+    }
+
     /// Time passes: expire sessions and remove empty containers and expired TTL nodes.
     public mutating func tick(now: Int64) -> [ReplicaAction] {
         actions = []
+        // Expiry and cleanup are writes: with the log failed they wait for a restart.
+        if writesRefused {
+            closeIdleConnections(now: now)
+            return takeActions()
+        }
         for sessionId in sessions.expired(now: now) {
             sessions.markClosing(sessionId)
             submit(.closeSession, sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)

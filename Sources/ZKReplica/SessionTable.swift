@@ -26,7 +26,9 @@ public struct SessionTable: Sendable {
         self.tickTimeMs = tickTimeMs
     }
 
+    /// The next unused id: sessions recovered from disk may sit anywhere in the id space.
     public mutating func allocateId() -> SessionID {
+        while sessions[nextSessionId] != nil { nextSessionId += 1 }
         defer { nextSessionId += 1 }
         return nextSessionId
     }

@@ -14,13 +14,14 @@ final class ReplicaShell: @unchecked Sendable {
     let logger: Logger
     private var replica: Replica
     private var channels: [ConnectionID: Channel] = [:]
-    private let txnLog: TxnLogWriter
+    /// Set once by the server before the first event: the log needs the shell's callbacks.
+    var txnLog: TxnLogWriter!
+    var snapshots: SnapshotScheduler?
     private let nextConnectionId = NIOLockedValueBox<ConnectionID>(1)
 
-    init(replica: Replica, eventLoop: EventLoop, txnLog: TxnLogWriter, logger: Logger) {
+    init(replica: Replica, eventLoop: EventLoop, logger: Logger) {
         self.replica = replica
         self.eventLoop = eventLoop
-        self.txnLog = txnLog
         self.logger = logger
     }
 
@@ -67,6 +68,16 @@ final class ReplicaShell: @unchecked Sendable {
         run(replica.tick(now: Self.nowMs()))
     }
 
+    /// From the log's thread: every txn up to `zxid` is durable.
+    func logPersisted(upTo zxid: Zxid) {
+        eventLoop.execute { self.run(self.replica.logPersisted(upTo: zxid, now: Self.nowMs())) }
+    }
+
+    /// From the log's thread: the log stopped after an I/O error.
+    func logFailed() {
+        eventLoop.execute { self.run(self.replica.logFailed(now: Self.nowMs())) }
+    }
+
     // MARK: - Carrying out actions (on eventLoop)
 
     private func run(_ actions: [ReplicaAction]) {
@@ -103,8 +114,11 @@ final class ReplicaShell: @unchecked Sendable {
             if let bytes = outgoing[id], let channel = channels[id] { channel.writeAndFlush(bytes, promise: nil) }
         }
         if !txns.isEmpty {
-            txnLog.append(txns) { zxid in
-                self.run(self.replica.logPersisted(upTo: zxid, now: Self.nowMs()))
+            txnLog.append(txns)
+            if let snapshots, snapshots.txnsLogged(txns.count) {
+                txnLog.roll()
+                let timeouts = replica.sessions.sessions.mapValues(\.timeoutMs)
+                snapshots.start(tree: replica.tree, sessions: timeouts)
             }
         }
     }

@@ -25,6 +25,21 @@ public struct ServerConfiguration: Sendable {
     public var containerCheckIntervalMs: Int64 = 60000
     public var containerMaxPerMinute = 10000
     public var containerMaxNeverUsedIntervalMs: Int64 = 0
+    /// A snapshot is taken after snapCount/2 + a random share of snapCount/2 logged txns.
+    public var snapCount = 100_000
+    /// `preAllocSize` (KiB): the log file grows in blocks of this size; 0 turns it off.
+    public var preAllocSizeKb = 65536
+    /// `forceSync=no` skips the fsync after each group commit (replies no longer wait for the disk).
+    public var forceSync = true
+    /// The most txns one fsync covers (`zookeeper.maxBatchSize`).
+    public var maxBatchSize = 1000
+    /// `fsync.warningthresholdms`: an fsync slower than this is logged.
+    public var fsyncWarningThresholdMs = 1000
+    public var snapRetainCount = 3
+    /// `autopurge.purgeInterval` in hours; 0 turns the purge task off.
+    public var purgeIntervalHours = 0
+    /// `snapshot.trust.empty`: replay logs that have no snapshot from an empty tree.
+    public var trustEmptySnapshot = false
     /// Keys seen that SwiftKeeper does not know; logged as warnings.
     public var unknownKeys: [String] = []
 
@@ -33,14 +48,13 @@ public struct ServerConfiguration: Sendable {
     /// ZooKeeper keys accepted without effect in standalone mode (quorum, TLS, metrics, …).
     static let acceptedKeys: Set<String> = [
         "initLimit", "syncLimit", "electionAlg", "quorumListenOnAllIPs", "peerType", "syncEnabled",
-        "dynamicConfigFile", "autopurge.snapRetainCount", "autopurge.purgeInterval", "standaloneEnabled",
-        "snapCount", "snapSizeLimitInKb", "txnLogSizeLimitInKb", "preAllocSize", "commitLogCount", "forceSync",
+        "dynamicConfigFile", "standaloneEnabled", "snapSizeLimitInKb", "txnLogSizeLimitInKb", "commitLogCount",
         "globalOutstandingLimit", "maxCnxns", "admin.enableServer", "admin.serverAddress", "admin.serverPort",
         "admin.commandURL", "admin.idleTimeout", "metricsProvider.className", "metricsProvider.httpPort",
         "metricsProvider.exportJvmInfo", "clientPortListenBacklog", "secureClientPort", "secureClientPortAddress",
         "digest.enabled", "localSessionsEnabled", "localSessionsUpgradingEnabled", "leaderServes", "cnxTimeout",
-        "connectToLearnerMasterLimit", "fsync.warningthresholdms", "serializeLastProcessedZxid.enabled",
-        "closeSessionTxn.enabled", "snapshot.trust.empty", "enforceQuota", "audit.enable", "serverCnxnFactory",
+        "connectToLearnerMasterLimit", "serializeLastProcessedZxid.enabled",
+        "closeSessionTxn.enabled", "enforceQuota", "audit.enable", "serverCnxnFactory",
         "authProvider.1", "authProvider.2", "authProvider.3", "sessionRequireClientSASLAuth", "enforce.auth.enabled",
         "enforce.auth.schemes", "maxResponseCacheSize", "maxGetChildrenResponseCacheSize", "multiAddress.enabled",
         "jute.maxbuffer.extrasize", "DigestAuthenticationProvider.enabled", "DigestAuthenticationProvider.digestAlg",
@@ -80,6 +94,14 @@ public struct ServerConfiguration: Sendable {
         case "znode.container.checkIntervalMs": containerCheckIntervalMs = Int64(try Self.integer(key, value, minimum: 1))
         case "znode.container.maxPerMinute": containerMaxPerMinute = try Self.integer(key, value, minimum: 1)
         case "znode.container.maxNeverUsedIntervalMs": containerMaxNeverUsedIntervalMs = Int64(try Self.integer(key, value, minimum: 0))
+        case "snapCount": snapCount = max(2, try Self.integer(key, value, minimum: 0))
+        case "preAllocSize": preAllocSizeKb = try Self.integer(key, value, minimum: 0, maximum: 1 << 30)
+        case "forceSync": forceSync = value != "no"
+        case "maxBatchSize": maxBatchSize = try Self.integer(key, value, minimum: 1)
+        case "fsync.warningthresholdms": fsyncWarningThresholdMs = try Self.integer(key, value, minimum: 0)
+        case "autopurge.snapRetainCount": snapRetainCount = max(3, try Self.integer(key, value, minimum: 0))
+        case "autopurge.purgeInterval": purgeIntervalHours = try Self.integer(key, value, minimum: 0)
+        case "snapshot.trust.empty": trustEmptySnapshot = try Self.boolean(key, value)
         default:
             if key.hasPrefix("server.") || key.hasPrefix("group.") || key.hasPrefix("weight.") {
                 throw ConfigurationError(description: "\(key): ensembles are not supported yet; run without server.N lines")

@@ -2,9 +2,15 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import ZKPersistence
 import ZKReplica
 
-/// The standalone server: one client port, one replica, timers.
+/// Start-up failed for a reason the operator must fix (a damaged data directory, …).
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// The standalone server: one client port, one replica, the file log, snapshots, timers.
 public final class StandaloneServer: Sendable {
     let configuration: ServerConfiguration
     let group: MultiThreadedEventLoopGroup
@@ -16,18 +22,79 @@ public final class StandaloneServer: Sendable {
         self.logger = logger
     }
 
-    /// Binds the client port and serves until the process ends.
+    /// Recovers the data directory, binds the client port and serves until the process ends.
     public func run() throws {
         for key in configuration.unknownKeys {
             logger.warning("unknown configuration key ignored", metadata: ["key": "\(key)"])
         }
-        try FileManager.default.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
+        let directory = DataDirectory(dataDir: configuration.dataDir, dataLogDir: configuration.dataLogDir)
+        let state = try recover(directory)
         let replicaLoop = group.next()
         let replica = Replica(
             configuration: configuration.replicaConfiguration(environment: Self.environment(configuration)),
-            now: ReplicaShell.nowMs(), monotonicMs: Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000))
-        let shell = ReplicaShell(
-            replica: replica, eventLoop: replicaLoop, txnLog: InMemoryTxnLog(eventLoop: replicaLoop), logger: logger)
+            now: ReplicaShell.nowMs(), monotonicMs: Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000),
+            tree: state.tree, sessionTimeouts: state.sessions)
+        let shell = ReplicaShell(replica: replica, eventLoop: replicaLoop, logger: logger)
+        let txnLog = FileTxnLog(
+            configuration: FileTxnLogConfiguration(
+                directory: directory.logDirectory, preAllocBytes: configuration.preAllocSizeKb * 1024,
+                forceSync: configuration.forceSync, batchTxnsMax: configuration.maxBatchSize,
+                fsyncWarningThresholdMs: configuration.fsyncWarningThresholdMs),
+            logger: logger, persisted: { shell.logPersisted(upTo: $0) }, failed: { _ in shell.logFailed() })
+        shell.txnLog = txnLog
+        shell.snapshots = SnapshotScheduler(directory: directory, snapCount: configuration.snapCount, logger: logger)
+        txnLog.start()
+        schedulePurge(directory, on: replicaLoop)
+        let channel = try bind(shell)
+        let tickEveryMs = max(10, min(100, configuration.tickTimeMs / 4))
+        replicaLoop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in
+            shell.tick()
+        }
+        logger.info(
+            "swiftkeeper serving",
+            metadata: [
+                "address": "\(configuration.clientPortAddress):\(channel.localAddress?.port ?? configuration.clientPort)",
+                "dataDir": "\(configuration.dataDir)", "mode": "standalone",
+                "zxid": "0x\(String(state.lastZxid, radix: 16))", "sessions": "\(state.sessions.count)",
+            ])
+        try channel.closeFuture.wait()
+    }
+
+    /// Loads the newest snapshot and replays the logs after it, cuts a torn tail off, and
+    /// writes a fresh snapshot of the result as ZooKeeper does at start-up.
+    func recover(_ directory: DataDirectory) throws -> RecoveredState {
+        try directory.prepare()
+        var options = RecoveryOptions(payloadBytesMax: configuration.juteMaxBuffer + Self.txnExtraBytes)
+        options.trustEmptySnapshot = configuration.trustEmptySnapshot
+        let started = DispatchTime.now().uptimeNanoseconds
+        let state: RecoveredState
+        do {
+            state = try directory.recover(options: options)
+        } catch let error as RecoveryError {
+            throw StartupError(description: "cannot load the data directory: \(error)")
+        }
+        for note in state.notes { logger.warning("\(note)") }
+        if let torn = state.tornTail {
+            logger.warning(
+                "transaction log ends with an incomplete entry (a crash mid-write); cutting it off",
+                metadata: ["file": "\(directory.path(of: torn.file))", "offset": "\(torn.offset)", "reason": "\(torn.reason)"])
+            try directory.truncate(torn.file, at: torn.offset)
+        }
+        try directory.writeSnapshot(tree: state.tree, sessions: state.sessions, zxid: state.lastZxid)
+        let elapsedMs = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
+        logger.info(
+            "data directory loaded",
+            metadata: [
+                "snapshot": "\(state.snapshot?.name ?? "none")", "replayedTxns": "\(state.replayedTxnCount)",
+                "zxid": "0x\(String(state.lastZxid, radix: 16))", "nodes": "\(state.tree.nodes.count)", "ms": "\(elapsedMs)",
+            ])
+        return state
+    }
+
+    /// Room a logged txn may take beyond `jute.maxbuffer` (`jute.maxbuffer.extrasize`'s default).
+    static let txnExtraBytes = 1024
+
+    func bind(_ shell: ReplicaShell) throws -> Channel {
         let frameBytesMax = configuration.juteMaxBuffer
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -38,18 +105,25 @@ public final class StandaloneServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(shell: shell, frameBytesMax: frameBytesMax))
                 }
             }
-        let channel = try bootstrap.bind(host: configuration.clientPortAddress, port: configuration.clientPort).wait()
-        let tickEveryMs = max(10, min(100, configuration.tickTimeMs / 4))
-        replicaLoop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in
-            shell.tick()
+        return try bootstrap.bind(host: configuration.clientPortAddress, port: configuration.clientPort).wait()
+    }
+
+    /// `autopurge.purgeInterval` hours apart, keep `autopurge.snapRetainCount` snapshots.
+    func schedulePurge(_ directory: DataDirectory, on loop: EventLoop) {
+        guard configuration.purgeIntervalHours > 0 else { return }
+        let retainCount = configuration.snapRetainCount
+        let logger = logger
+        let interval = TimeAmount.hours(Int64(configuration.purgeIntervalHours))
+        loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            DispatchQueue.global().async {
+                do {
+                    let deleted = try directory.purge(retainCount: retainCount)
+                    logger.info("purge done", metadata: ["deleted": "\(deleted.count)"])
+                } catch {
+                    logger.error("purge failed", metadata: ["error": "\(error)"])
+                }
+            }
         }
-        logger.info(
-            "swiftkeeper serving",
-            metadata: [
-                "address": "\(configuration.clientPortAddress):\(channel.localAddress?.port ?? configuration.clientPort)",
-                "dataDir": "\(configuration.dataDir)", "mode": "standalone",
-            ])
-        try channel.closeFuture.wait()
     }
 
     static func environment(_ configuration: ServerConfiguration) -> [(String, String)] {

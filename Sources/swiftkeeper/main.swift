@@ -7,7 +7,7 @@ struct SwiftKeeper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftkeeper",
         abstract: "A ZooKeeper-compatible coordination service.",
-        subcommands: [Server.self],
+        subcommands: [Server.self, Cleanup.self],
         defaultSubcommand: Server.self)
 }
 
@@ -45,7 +45,44 @@ struct Server: ParsableCommand {
         }
         if let port { configuration.clientPort = port }
         if let dataDir { configuration.dataDir = dataDir }
-        try StandaloneServer(configuration: configuration, logger: logger).run()
+        do {
+            try StandaloneServer(configuration: configuration, logger: logger).run()
+        } catch let error as StartupError {
+            FileHandle.standardError.write("swiftkeeper: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Cleanup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Delete old snapshots and transaction logs, keeping the newest N snapshots (like zkCleanup.sh).")
+
+    @Argument(help: "The data directory (dataDir), or a zoo.cfg to read dataDir and dataLogDir from.")
+    var dataDirOrConfig: String
+
+    @Argument(help: "The transaction log directory (dataLogDir), if different from dataDir.")
+    var dataLogDir: String?
+
+    @Option(name: .short, help: "How many snapshots to keep (at least 3).")
+    var n: Int = 3
+
+    func validate() throws {
+        guard n >= 3 else { throw ValidationError("-n must be at least 3") }
+    }
+
+    func run() throws {
+        var dataDir = dataDirOrConfig
+        var logDir = dataLogDir
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dataDirOrConfig, isDirectory: &isDirectory), !isDirectory.boolValue {
+            let configuration = try ServerConfiguration.parse(String(contentsOfFile: dataDirOrConfig, encoding: .utf8))
+            dataDir = configuration.dataDir
+            logDir = logDir ?? configuration.dataLogDir
+        }
+        let deleted = try DataDirectoryPurge.purge(dataDir: dataDir, dataLogDir: logDir, retainCount: n)
+        for path in deleted { print("deleted \(path)") }
+        print("kept the newest \(n) snapshots and the logs needed to replay them; deleted \(deleted.count) files")
     }
 }
 

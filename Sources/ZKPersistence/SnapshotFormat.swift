@@ -1,0 +1,214 @@
+import NIOCore
+import ZKDataTree
+import ZKModel
+import ZKWire
+
+/// What a snapshot holds: the tree and the sessions (id → timeout) alive at its zxid.
+public struct SnapshotContents: Sendable {
+    public var tree: DataTree
+    public var sessions: [SessionID: Int32]
+
+    public init(tree: DataTree, sessions: [SessionID: Int32]) {
+        self.tree = tree
+        self.sessions = sessions
+    }
+}
+
+public enum SnapshotDecodeError: Error, Equatable, Sendable {
+    case notASnapshot(String)
+    case truncated(offset: Int)
+    case checksumMismatch(offset: Int)
+    case unknownACLReference(Int64, path: String)
+    case badTree(String)
+}
+
+/// ZooKeeper's snapshot file: `FileHeader` "ZKSN", sessions, the ACL table, every node in
+/// pre-order, the `/` end marker, then an Adler-32 seal over everything before it.
+/// SwiftKeeper writes the seal without the optional digest record that follows it in 3.6+
+/// files (readers treat it as absent); it reads files with or without it.
+public enum SnapshotFormat {
+    public static let magic: Int32 = 0x5A4B_534E  // "ZKSN"
+    public static let version: Int32 = 2
+    public static let dbid: Int64 = -1
+    /// The ACL reference ZooKeeper uses for the built-in open nodes: `world:anyone` ALL.
+    public static let openACLReference: Int64 = -1
+    static let builtinOpenPaths: Set<String> = ["/", DataTree.procPath, DataTree.quotaPath]
+
+    public static func encode(tree: DataTree, sessions: [SessionID: Int32]) -> ByteBuffer {
+        var writer = JuteWriter(ByteBuffer())
+        writer.writeInt(magic)
+        writer.writeInt(version)
+        writer.writeLong(dbid)
+        writer.writeInt(Int32(sessions.count))
+        for (id, timeoutMs) in sessions.sorted(by: { $0.key < $1.key }) {
+            writer.writeLong(id)
+            writer.writeInt(timeoutMs)
+        }
+        let references = aclReferences(tree)
+        writer.writeInt(Int32(references.table.count))
+        for (index, acl) in references.table.enumerated() {
+            writer.writeLong(Int64(index + 1))
+            writer.writeACLs(acl)
+        }
+        tree.preorder { path, node in
+            writer.writeString(path == "/" ? "" : path)
+            writer.writeBuffer(node.data)
+            writer.writeLong(reference(path, node, references.index))
+            writeStatPersisted(node, into: &writer)
+        }
+        writer.writeString("/")
+        seal(&writer.buffer)
+        return writer.buffer
+    }
+
+    /// Distinct ACL lists numbered 1, 2, … in the order a pre-order walk first meets them.
+    static func aclReferences(_ tree: DataTree) -> (table: [[ACL]], index: [[ACL]: Int64]) {
+        var table: [[ACL]] = []
+        var index: [[ACL]: Int64] = [:]
+        tree.preorder { path, node in
+            if builtinOpenPaths.contains(path) && node.acl == ACL.openACLUnsafe { return }
+            if index[node.acl] == nil {
+                table.append(node.acl)
+                index[node.acl] = Int64(table.count)
+            }
+        }
+        return (table, index)
+    }
+
+    static func reference(_ path: String, _ node: DataNode, _ index: [[ACL]: Int64]) -> Int64 {
+        if builtinOpenPaths.contains(path) && node.acl == ACL.openACLUnsafe { return openACLReference }
+        return index[node.acl] ?? openACLReference
+    }
+
+    static func writeStatPersisted(_ node: DataNode, into writer: inout JuteWriter) {
+        writer.writeLong(node.czxid)
+        writer.writeLong(node.mzxid)
+        writer.writeLong(node.ctime)
+        writer.writeLong(node.mtime)
+        writer.writeInt(node.version)
+        writer.writeInt(node.cversion)
+        writer.writeInt(node.aversion)
+        writer.writeLong(node.ephemeralOwner)
+        writer.writeLong(node.pzxid)
+    }
+
+    /// `long checksum; ustring "/"`: the Adler-32 of every byte so far.
+    static func seal(_ buffer: inout ByteBuffer) {
+        let checksum = buffer.withUnsafeReadableBytes { bytes -> UInt32 in
+            var adler = Adler32()
+            adler.update(bytes)
+            return adler.value
+        }
+        buffer.writeInteger(Int64(checksum), endianness: .big)
+        buffer.writeInteger(Int32(1), endianness: .big)
+        buffer.writeInteger(UInt8(ascii: "/"))
+    }
+
+    /// ZooKeeper's quick validity test: at least 10 bytes, ending with the ustring "/".
+    public static func looksComplete(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 10 && Array(bytes.suffix(5)) == [0, 0, 0, 1, UInt8(ascii: "/")]
+    }
+
+    /// Reads a whole snapshot and checks every seal in it. `zxid` comes from the file name.
+    public static func decode(_ bytes: [UInt8], zxid: Zxid, lengthMax: Int32 = Int32.max) throws -> SnapshotContents {
+        guard looksComplete(bytes) else { throw SnapshotDecodeError.notASnapshot("does not end with a seal") }
+        var reader = JuteReader(ByteBuffer(bytes: bytes), lengthMax: lengthMax)
+        do {
+            guard try reader.readInt() == magic else { throw SnapshotDecodeError.notASnapshot("bad magic") }
+            _ = try reader.readInt()
+            _ = try reader.readLong()
+            var sessions: [SessionID: Int32] = [:]
+            let sessionCount = try reader.readInt()
+            guard sessionCount >= 0 else { throw SnapshotDecodeError.badTree("session count \(sessionCount)") }
+            for _ in 0..<sessionCount {
+                let id = try reader.readLong()
+                sessions[id] = try reader.readInt()
+            }
+            let table = try readACLTable(&reader)
+            var tree = DataTree.empty()
+            while true {
+                let path = try reader.readString() ?? ""
+                if path == "/" { break }
+                let node = try readNode(&reader, path: path, table: table)
+                do {
+                    try tree.restoreNode(path: path, node: node)
+                } catch {
+                    throw SnapshotDecodeError.badTree("\(error)")
+                }
+            }
+            try checkSeals(&reader, bytes: bytes)
+            do {
+                try tree.finishRestore(lastProcessedZxid: zxid)
+            } catch {
+                throw SnapshotDecodeError.badTree("\(error)")
+            }
+            return SnapshotContents(tree: tree, sessions: sessions)
+        } catch is JuteError {
+            throw SnapshotDecodeError.truncated(offset: reader.buffer.readerIndex)
+        }
+    }
+
+    static func readACLTable(_ reader: inout JuteReader) throws -> [Int64: [ACL]] {
+        var table: [Int64: [ACL]] = [:]
+        let count = try reader.readInt()
+        guard count >= 0 else { throw SnapshotDecodeError.badTree("ACL table size \(count)") }
+        for _ in 0..<count {
+            let reference = try reader.readLong()
+            table[reference] = try reader.readACLs() ?? []
+        }
+        return table
+    }
+
+    static func readNode(_ reader: inout JuteReader, path: String, table: [Int64: [ACL]]) throws -> DataNode {
+        let data = try reader.readBuffer()
+        let reference = try reader.readLong()
+        let acl: [ACL]
+        if reference == openACLReference {
+            acl = ACL.openACLUnsafe
+        } else if let known = table[reference] {
+            acl = known
+        } else {
+            throw SnapshotDecodeError.unknownACLReference(reference, path: path)
+        }
+        let czxid = try reader.readLong()
+        let mzxid = try reader.readLong()
+        let ctime = try reader.readLong()
+        let mtime = try reader.readLong()
+        let version = try reader.readInt()
+        let cversion = try reader.readInt()
+        let aversion = try reader.readInt()
+        let ephemeralOwner = try reader.readLong()
+        let pzxid = try reader.readLong()
+        return DataNode(
+            data: data, acl: acl, czxid: czxid, mzxid: mzxid, pzxid: pzxid, ctime: ctime, mtime: mtime,
+            version: version, cversion: cversion, aversion: aversion, ephemeralOwner: ephemeralOwner)
+    }
+
+    /// Seal 1 follows the `/` marker; a 3.6+ digest record and 3.9's lastProcessedZxid record
+    /// may follow, each sealed again with the running checksum.
+    static func checkSeals(_ reader: inout JuteReader, bytes: [UInt8]) throws {
+        try checkSeal(&reader, bytes: bytes)
+        if reader.buffer.readableBytes >= 20 + 13 {
+            _ = try reader.readLong()  // zxid of the digest
+            let digestVersion = try reader.readInt()
+            if digestVersion < 2 {
+                _ = try reader.readString()  // the pre-2 format kept the digest as hex text
+            } else {
+                _ = try reader.readLong()
+            }
+            try checkSeal(&reader, bytes: bytes)
+        }
+        if reader.buffer.readableBytes >= 8 + 13 {
+            _ = try reader.readLong()  // lastProcessedZxid (3.9)
+            try checkSeal(&reader, bytes: bytes)
+        }
+    }
+
+    static func checkSeal(_ reader: inout JuteReader, bytes: [UInt8]) throws {
+        let offset = reader.buffer.readerIndex
+        let expected = Int64(Adler32.checksum(bytes[0..<offset]))
+        guard try reader.readLong() == expected, try reader.readString() == "/" else {
+            throw SnapshotDecodeError.checksumMismatch(offset: offset)
+        }
+    }
+}

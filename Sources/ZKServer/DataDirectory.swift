@@ -1,0 +1,110 @@
+import Foundation
+import ZKDataTree
+import ZKModel
+import ZKPersistence
+
+/// The files of `dataDir` and `dataLogDir`: listing, recovery, snapshots, torn-tail repair
+/// and purge. The formats and decisions live in ZKPersistence; this type only does the I/O.
+struct DataDirectory: Sendable {
+    /// `<dataDir>/version-2`: snapshots.
+    let snapshotDirectory: String
+    /// `<dataLogDir>/version-2`: transaction logs.
+    let logDirectory: String
+
+    static let temporarySnapshotPrefix = "tmp."
+
+    init(dataDir: String, dataLogDir: String?) {
+        snapshotDirectory = (dataDir as NSString).appendingPathComponent(DataFileName.directoryName)
+        logDirectory = ((dataLogDir ?? dataDir) as NSString).appendingPathComponent(DataFileName.directoryName)
+    }
+
+    /// Creates the directories and removes snapshots a crash left half-written.
+    func prepare() throws {
+        for directory in Set([snapshotDirectory, logDirectory]) {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        for name in try FileManager.default.contentsOfDirectory(atPath: snapshotDirectory)
+        where name.hasPrefix(Self.temporarySnapshotPrefix) {
+            try? FileManager.default.removeItem(atPath: (snapshotDirectory as NSString).appendingPathComponent(name))
+        }
+    }
+
+    func path(of file: DataFileName) -> String {
+        let directory = file.kind == .log ? logDirectory : snapshotDirectory
+        return (directory as NSString).appendingPathComponent(file.name)
+    }
+
+    func list(_ kind: DataFileKind) -> [DataFileName] {
+        let directory = kind == .log ? logDirectory : snapshotDirectory
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.compactMap(DataFileName.init).filter { $0.kind == kind }.sorted()
+    }
+
+    func recover(options: RecoveryOptions) throws -> RecoveredState {
+        let files = DataFiles(snapshots: list(.snapshot), logs: list(.log)) { file in
+            try PosixFile.readAll(path(of: file))
+        }
+        return try Recovery.recover(files, options: options)
+    }
+
+    /// Cuts a torn final entry off, so the file ends where its last whole txn ends.
+    func truncate(_ file: DataFileName, at offset: Int) throws {
+        let handle = try PosixFile.open(path(of: file), flags: O_RDWR)
+        defer { handle.close() }
+        try handle.truncate(to: offset)
+        try handle.sync()
+    }
+
+    /// Writes `snapshot.<zxid>` atomically: a temporary file, fsync, rename, fsync of the directory.
+    @discardableResult
+    func writeSnapshot(tree: DataTree, sessions: [SessionID: Int32], zxid: Zxid) throws -> String {
+        let bytes = SnapshotFormat.encode(tree: tree, sessions: sessions)
+        let name = DataFileName(kind: .snapshot, zxid: zxid).name
+        let temporary = (snapshotDirectory as NSString).appendingPathComponent(Self.temporarySnapshotPrefix + name)
+        let final = (snapshotDirectory as NSString).appendingPathComponent(name)
+        do {
+            let file = try PosixFile.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+            defer { file.close() }
+            try bytes.withUnsafeReadableBytes { try file.write($0, at: 0) }
+            try file.sync()
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+        try PosixFile.rename(temporary, to: final)
+        try PosixFile.syncDirectory(snapshotDirectory)
+        return final
+    }
+
+    /// Snapshots that pass ZooKeeper's quick validity test (it reads only the last bytes).
+    func validSnapshots() -> [DataFileName] {
+        list(.snapshot).filter { file in
+            guard let handle = FileHandle(forReadingAtPath: path(of: file)) else { return false }
+            defer { try? handle.close() }
+            guard let size = try? handle.seekToEnd(), size >= 10 else { return false }
+            try? handle.seek(toOffset: size - 5)
+            guard let tail = try? handle.read(upToCount: 5) else { return false }
+            return SnapshotFormat.looksComplete([UInt8](repeating: 0, count: 5) + Array(tail))
+        }
+    }
+
+    /// Deletes what `PurgePlan` says is no longer needed; returns the paths deleted.
+    func purge(retainCount: Int) throws -> [String] {
+        let doomed = PurgePlan.filesToDelete(
+            validSnapshots: validSnapshots(), allFiles: list(.snapshot) + list(.log), retainCount: retainCount)
+        var deleted: [String] = []
+        for file in doomed {
+            let path = path(of: file)
+            try FileManager.default.removeItem(atPath: path)
+            deleted.append(path)
+        }
+        return deleted
+    }
+}
+
+/// `swiftkeeper cleanup`: the purge, callable without a running server.
+public enum DataDirectoryPurge {
+    public static func purge(dataDir: String, dataLogDir: String?, retainCount: Int) throws -> [String] {
+        try DataDirectory(dataDir: dataDir, dataLogDir: dataLogDir).purge(retainCount: retainCount)
+    }
+}

@@ -1,0 +1,186 @@
+import Dispatch
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ZKModel
+import ZKPersistence
+
+/// Limits and switches of the file log, from `zoo.cfg`.
+struct FileTxnLogConfiguration: Sendable {
+    /// `<dataLogDir>/version-2`.
+    var directory: String
+    /// Preallocation block; 0 turns it off.
+    var preAllocBytes: Int
+    var forceSync: Bool
+    /// The most txns one fsync covers.
+    var batchTxnsMax: Int
+    var fsyncWarningThresholdMs: Int
+}
+
+/// ZooKeeper's transaction log on disk with group commit. Appends from the replica loop are
+/// queued; one writer thread takes everything queued (up to `batchTxnsMax` txns), writes it
+/// with one `pwrite`, makes it durable with one `fdatasync`, and reports the last zxid through
+/// `persisted`. A write or sync error stops the log for good: nothing more is written (so
+/// the file never holds a txn after a gap) and `failed` is called once.
+///
+/// `@unchecked Sendable`: `queue` is only touched under `queueLock`; `file`, `position`,
+/// `fileSize` and `failure` only on the writer thread.
+final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
+    enum Command {
+        case append([Txn])
+        case roll
+        case stop
+    }
+
+    let configuration: FileTxnLogConfiguration
+    let logger: Logger
+    private let persisted: @Sendable (Zxid) -> Void
+    private let failed: @Sendable (String) -> Void
+    private let queueLock = ConditionLock(value: 0)
+    private var queue: [Command] = []
+    private var file: PosixFile?
+    private var position = 0
+    private var fileSize = 0
+    private var failure: String?
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+
+    init(
+        configuration: FileTxnLogConfiguration, logger: Logger, persisted: @escaping @Sendable (Zxid) -> Void,
+        failed: @escaping @Sendable (String) -> Void
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.persisted = persisted
+        self.failed = failed
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "txn-log"
+        self.thread = thread
+        thread.start()
+    }
+
+    func append(_ txns: [Txn]) { enqueue(.append(txns)) }
+
+    /// The next append starts a new file (after a snapshot, as ZooKeeper rolls).
+    func roll() { enqueue(.roll) }
+
+    /// Writes what is queued, closes the file and ends the thread.
+    func stop() {
+        enqueue(.stop)
+        stopped.wait()
+    }
+
+    private func enqueue(_ command: Command) {
+        queueLock.lock()
+        queue.append(command)
+        queueLock.unlock(withValue: 1)
+    }
+
+    private func takeQueued() -> [Command] {
+        queueLock.lock(whenValue: 1)
+        let commands = queue
+        queue = []
+        queueLock.unlock(withValue: 0)
+        return commands
+    }
+
+    // MARK: - Writer thread
+
+    private func run() {
+        var running = true
+        while running {
+            var batch: [Txn] = []
+            for command in takeQueued() {
+                switch command {
+                case .append(let txns):
+                    for txn in txns {
+                        batch.append(txn)
+                        if batch.count >= configuration.batchTxnsMax {
+                            commit(batch)
+                            batch = []
+                        }
+                    }
+                case .roll:
+                    commit(batch)
+                    batch = []
+                    closeFile()
+                case .stop:
+                    running = false
+                }
+            }
+            commit(batch)
+        }
+        closeFile()
+        stopped.signal()
+    }
+
+    /// Writes and syncs `txns` and reports them durable; the first error stops the log.
+    private func commit(_ txns: [Txn]) {
+        guard let last = txns.last, failure == nil else { return }
+        var bytes = ByteBuffer()
+        for txn in txns { TxnLogFormat.writeEntry(TxnCodec.encode(txn), into: &bytes) }
+        do {
+            let file = try openFileIfNeeded(firstZxid: txns[0].zxid)
+            if let size = LogPreallocation.sizeNeeded(
+                position: position, appendBytes: bytes.readableBytes, currentSize: fileSize,
+                blockBytes: configuration.preAllocBytes)
+            {
+                try file.truncate(to: size)
+                fileSize = size
+            }
+            try bytes.withUnsafeReadableBytes { try file.write($0, at: position) }
+            position += bytes.readableBytes
+            fileSize = max(fileSize, position)
+            if configuration.forceSync { try timedSync(file) }
+        } catch {
+            fail("\(error)")
+            return
+        }
+        persisted(last.zxid)
+    }
+
+    private func timedSync(_ file: PosixFile) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try file.syncData()
+        let elapsedMs = Int((DispatchTime.now().uptimeNanoseconds - start) / 1_000_000)
+        if elapsedMs > configuration.fsyncWarningThresholdMs {
+            logger.warning(
+                "fsync of the transaction log was slow", metadata: ["file": "\(file.path)", "ms": "\(elapsedMs)"])
+        }
+    }
+
+    /// A new file is named after its first txn and made durable (header, size, directory
+    /// entry) before any txn goes in.
+    private func openFileIfNeeded(firstZxid: Zxid) throws -> PosixFile {
+        if let file { return file }
+        let path = (configuration.directory as NSString).appendingPathComponent(DataFileName(kind: .log, zxid: firstZxid).name)
+        let file = try PosixFile.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)
+        self.file = file
+        let header = TxnLogFormat.fileHeader()
+        try header.withUnsafeReadableBytes { try file.write($0, at: 0) }
+        position = header.readableBytes
+        fileSize = position
+        try file.sync()
+        try PosixFile.syncDirectory(configuration.directory)
+        logger.info("new transaction log", metadata: ["file": "\(path)"])
+        return file
+    }
+
+    private func closeFile() {
+        file?.close()
+        file = nil
+    }
+
+    private func fail(_ message: String) {
+        failure = message
+        closeFile()
+        logger.critical(
+            "transaction log write failed; refusing writes until restarted (reads continue)",
+            metadata: ["error": "\(message)"])
+        failed(message)
+    }
+}
