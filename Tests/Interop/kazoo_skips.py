@@ -34,13 +34,6 @@ SKIPS: dict[str, str] = {
     "test_client.py::TestReconfig::test_no_super_auth": _RECONFIG,
     "test_client.py::TestReconfig::test_add_remove_observer": _RECONFIG,
     "test_client.py::TestReconfig::test_bad_input": _RECONFIG,
-    # -- timing race with the in-memory log (temporary) ---------------------------
-    "test_connection.py::TestConnectionDrop::test_connection_dropped": (
-        "races the server: asserts that a 1 MB setData is still unanswered when the client "
-        "drops its own connection right after sending it. With the in-memory txn log (until the "
-        "fsync'd log of the durability issue) swiftkeeper answers within microseconds and the "
-        "test passed in about half of the runs; ZooKeeper's fsync makes it lose the race. "
-        "TEMPORARY: remove this entry when the file-backed log lands."),
     # -- TLS --------------------------------------------------------------------
     "test_client.py::TestSSLClient::test_create": (
         "TLS: needs secureClientPort with kazoo's generated keystore/truststore"),
