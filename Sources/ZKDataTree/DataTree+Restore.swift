@@ -15,6 +15,7 @@ extension DataTree {
     public static func empty() -> DataTree {
         var tree = DataTree()
         tree.nodes = [:]
+        tree.digest = 0
         return tree
     }
 
@@ -31,9 +32,10 @@ extension DataTree {
                 throw TreeRestoreError.missingParent(path: path)
             }
             parent.children.insert(PathRules.name(of: path))
+            // Only the children changed, which the digest does not cover.
             nodes[parentPath] = parent
         }
-        nodes[path] = node
+        setNode(path, node)
         if let session = EphemeralOwner.session(node.ephemeralOwner) {
             ephemerals[session, default: []].insert(path)
         } else if EphemeralOwner.isContainer(node.ephemeralOwner) {
@@ -83,7 +85,7 @@ extension DataTree {
         if newCVersion > parent.cversion {
             parent.cversion = newCVersion
             parent.pzxid = txn.zxid
-            nodes[parentPath] = parent
+            setNode(parentPath, parent)
         }
     }
 

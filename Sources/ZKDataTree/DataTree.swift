@@ -46,6 +46,8 @@ public struct DataTree: Sendable {
     /// Paths with a `zookeeper_limits` node under `/zookeeper/quota`.
     public internal(set) var quotaRoots: Set<String> = []
     public internal(set) var lastProcessedZxid: Zxid = 0
+    /// ZooKeeper's tree digest of the current nodes (see `TreeDigest`).
+    public internal(set) var digest: UInt64 = 0
 
     public static let quotaPath = "/zookeeper/quota"
     public static let configPath = "/zookeeper/config"
@@ -66,10 +68,10 @@ public struct DataTree: Sendable {
         let quota = DataNode(data: [], acl: ACL.openACLUnsafe, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0)
         let config = DataNode(
             data: [], acl: ACL.readACLUnsafe, czxid: 0, mzxid: 0, pzxid: 0, ctime: 0, mtime: 0, aversion: -1)
-        nodes["/"] = root
-        nodes[Self.procPath] = proc
-        nodes[Self.quotaPath] = quota
-        nodes[Self.configPath] = config
+        setNode("/", root)
+        setNode(Self.procPath, proc)
+        setNode(Self.quotaPath, quota)
+        setNode(Self.configPath, config)
     }
 
     /// The node at `path`; the empty path is ZooKeeper's second name for the root.
@@ -148,7 +150,7 @@ public struct DataTree: Sendable {
             node.version = version
             node.mzxid = zxid
             node.mtime = header.time
-            nodes[path] = node
+            setNode(path, node)
             updateQuota(for: path, countDelta: 0, bytesDelta: bytesDelta)
             triggers.append(WatchTrigger(path: path, type: .nodeDataChanged, acl: node.acl))
             return .updated(node.stat)
@@ -156,7 +158,7 @@ public struct DataTree: Sendable {
             guard var node = nodes[path] else { return .failed(.noNode) }
             node.acl = acl
             node.aversion = version
-            nodes[path] = node
+            setNode(path, node)
             return .updated(node.stat)
         case .check:
             return .checked
@@ -196,10 +198,10 @@ public struct DataTree: Sendable {
             parent.pzxid = zxid
         }
         parent.children.insert(name)
-        nodes[parentPath] = parent
+        setNode(parentPath, parent)
         let node = DataNode(
             data: data, acl: acl, czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, ephemeralOwner: owner)
-        nodes[path] = node
+        setNode(path, node)
         if let session = EphemeralOwner.session(owner) {
             ephemerals[session, default: []].insert(path)
         } else if EphemeralOwner.isContainer(owner) {
@@ -219,8 +221,8 @@ public struct DataTree: Sendable {
         }
         parent.children.remove(PathRules.name(of: path))
         if zxid > parent.pzxid { parent.pzxid = zxid }
-        nodes[parentPath] = parent
-        nodes[path] = nil
+        setNode(parentPath, parent)
+        setNode(path, nil)
         if let session = EphemeralOwner.session(node.ephemeralOwner) {
             ephemerals[session]?.remove(path)
             if ephemerals[session]?.isEmpty == true { ephemerals[session] = nil }

@@ -63,7 +63,7 @@ extension DataTree {
         track.count += countDelta
         track.bytes += bytesDelta
         node.data = Array(track.text.utf8)
-        nodes[statsPath] = node
+        setNode(statsPath, node)
     }
 
     /// A `zookeeper_limits` node makes its parent a quota root; a new `zookeeper_stats` node
@@ -99,6 +99,6 @@ extension DataTree {
         track.count = count
         track.bytes = bytes
         statsNode.data = Array(track.text.utf8)
-        nodes[statsPath] = statsNode
+        setNode(statsPath, statsNode)
     }
 }

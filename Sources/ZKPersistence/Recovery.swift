@@ -36,8 +36,14 @@ public struct RecoveredState: Sendable {
     public var replayedTxnCount = 0
     /// A torn final entry in the newest log: the file should be cut at `offset`.
     public var tornTail: (file: DataFileName, offset: Int, reason: String)?
-    /// Things worth a log line: snapshots skipped, sessions killed, torn tails in older files.
+    /// Things worth a log line: snapshots skipped, sessions killed, torn tails in older files,
+    /// digest mismatches.
     public var notes: [String] = []
+    /// Txns or snapshots whose recorded tree digest differed from the recomputed one (ZooKeeper
+    /// only logs and counts these too).
+    public var digestMismatches = 0
+    /// The snapshot's digest record, checked once replay reaches its zxid.
+    var pendingDigest: (zxid: Zxid, value: UInt64)?
 
     public var lastZxid: Zxid { tree.lastProcessedZxid }
 }
@@ -89,6 +95,8 @@ public enum Recovery {
                 let contents = try SnapshotFormat.decode(bytes, zxid: name.zxid, lengthMax: Int32(clamping: options.payloadBytesMax))
                 var state = RecoveredState(tree: contents.tree, sessions: contents.sessions, snapshot: name)
                 state.notes = notes
+                state.pendingDigest = contents.digest
+                checkSnapshotDigest(&state)
                 return state
             } catch {
                 notes.append("skipped snapshot \(name.name): \(error)")
@@ -120,6 +128,12 @@ public enum Recovery {
             for logged in scan.txns where logged.txn.zxid > state.tree.lastProcessedZxid {
                 try checkContinuity(after: state.tree.lastProcessedZxid, next: logged.txn.zxid, file: name)
                 apply(logged.txn, to: &state)
+                checkSnapshotDigest(&state)
+                if let digest = logged.digest, digest.version == TreeDigest.version,
+                    UInt64(bitPattern: digest.treeDigest) != state.tree.digest
+                {
+                    noteDigestMismatch("txn 0x\(String(logged.txn.zxid, radix: 16)) in \(name.name)", &state)
+                }
             }
             switch scan.end {
             case .clean:
@@ -134,6 +148,20 @@ public enum Recovery {
                 }
             }
         }
+    }
+
+    /// A fuzzy snapshot's digest belongs to a zxid at or after its own: check it when there.
+    static func checkSnapshotDigest(_ state: inout RecoveredState) {
+        guard let pending = state.pendingDigest, pending.zxid <= state.tree.lastProcessedZxid else { return }
+        state.pendingDigest = nil
+        if pending.zxid == state.tree.lastProcessedZxid && pending.value != state.tree.digest {
+            noteDigestMismatch("snapshot \(state.snapshot?.name ?? "")", &state)
+        }
+    }
+
+    static func noteDigestMismatch(_ what: String, _ state: inout RecoveredState) {
+        state.digestMismatches += 1
+        if state.digestMismatches <= 10 { state.notes.append("tree digest mismatch after \(what)") }
     }
 
     /// Within an epoch zxids are consecutive; a new epoch may start anywhere above.

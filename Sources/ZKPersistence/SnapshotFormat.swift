@@ -7,10 +7,14 @@ import ZKWire
 public struct SnapshotContents: Sendable {
     public var tree: DataTree
     public var sessions: [SessionID: Int32]
+    /// The digest record (3.6+): the tree digest as of `zxid`, which in a fuzzy snapshot may be
+    /// later than the snapshot's own zxid.
+    public var digest: (zxid: Zxid, value: UInt64)?
 
-    public init(tree: DataTree, sessions: [SessionID: Int32]) {
+    public init(tree: DataTree, sessions: [SessionID: Int32], digest: (zxid: Zxid, value: UInt64)? = nil) {
         self.tree = tree
         self.sessions = sessions
+        self.digest = digest
     }
 }
 
@@ -23,9 +27,9 @@ public enum SnapshotDecodeError: Error, Equatable, Sendable {
 }
 
 /// ZooKeeper's snapshot file: `FileHeader` "ZKSN", sessions, the ACL table, every node in
-/// pre-order, the `/` end marker, then an Adler-32 seal over everything before it.
-/// SwiftKeeper writes the seal without the optional digest record that follows it in 3.6+
-/// files (readers treat it as absent); it reads files with or without it.
+/// pre-order, the `/` end marker, an Adler-32 seal over everything before it, then the digest
+/// record (zxid, version, tree digest) and a second seal, as 3.6+ writes. Files without the
+/// digest record (older versions) and with 3.9's extra lastProcessedZxid record are read too.
 public enum SnapshotFormat {
     public static let magic: Int32 = 0x5A4B_534E  // "ZKSN"
     public static let version: Int32 = 2
@@ -57,6 +61,12 @@ public enum SnapshotFormat {
             writeStatPersisted(node, into: &writer)
         }
         writer.writeString("/")
+        seal(&writer.buffer)
+        // ZooKeeper records digest 0 for zxid 0 (no txn processed yet).
+        let zxid = tree.lastProcessedZxid
+        writer.writeLong(zxid)
+        writer.writeInt(TreeDigest.version)
+        writer.writeLong(zxid == 0 ? 0 : Int64(bitPattern: tree.digest))
         seal(&writer.buffer)
         return writer.buffer
     }
@@ -136,13 +146,13 @@ public enum SnapshotFormat {
                     throw SnapshotDecodeError.badTree("\(error)")
                 }
             }
-            try checkSeals(&reader, bytes: bytes)
+            let digest = try checkSeals(&reader, bytes: bytes)
             do {
                 try tree.finishRestore(lastProcessedZxid: zxid)
             } catch {
                 throw SnapshotDecodeError.badTree("\(error)")
             }
-            return SnapshotContents(tree: tree, sessions: sessions)
+            return SnapshotContents(tree: tree, sessions: sessions, digest: digest)
         } catch is JuteError {
             throw SnapshotDecodeError.truncated(offset: reader.buffer.readerIndex)
         }
@@ -186,15 +196,17 @@ public enum SnapshotFormat {
 
     /// Seal 1 follows the `/` marker; a 3.6+ digest record and 3.9's lastProcessedZxid record
     /// may follow, each sealed again with the running checksum.
-    static func checkSeals(_ reader: inout JuteReader, bytes: [UInt8]) throws {
+    static func checkSeals(_ reader: inout JuteReader, bytes: [UInt8]) throws -> (zxid: Zxid, value: UInt64)? {
         try checkSeal(&reader, bytes: bytes)
+        var digest: (zxid: Zxid, value: UInt64)?
         if reader.buffer.readableBytes >= 20 + 13 {
-            _ = try reader.readLong()  // zxid of the digest
+            let digestZxid = try reader.readLong()
             let digestVersion = try reader.readInt()
             if digestVersion < 2 {
                 _ = try reader.readString()  // the pre-2 format kept the digest as hex text
             } else {
-                _ = try reader.readLong()
+                let value = UInt64(bitPattern: try reader.readLong())
+                if digestVersion == TreeDigest.version && digestZxid != 0 { digest = (digestZxid, value) }
             }
             try checkSeal(&reader, bytes: bytes)
         }
@@ -202,6 +214,7 @@ public enum SnapshotFormat {
             _ = try reader.readLong()  // lastProcessedZxid (3.9)
             try checkSeal(&reader, bytes: bytes)
         }
+        return digest
     }
 
     static func checkSeal(_ reader: inout JuteReader, bytes: [UInt8]) throws {

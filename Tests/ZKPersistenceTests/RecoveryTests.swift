@@ -17,6 +17,9 @@ import ZKModel
         #expect(differences(state.tree, fromLiveTree: try ZooKeeperFixture.liveTree) == [])
         #expect(Set(state.sessions.keys) == (try ZooKeeperFixture.liveSessions))
         #expect(state.tornTail == nil)
+        // Every digest ZooKeeper logged equals the digest SwiftKeeper computes after the same txn.
+        #expect(state.digestMismatches == 0, "\(state.notes)")
+        #expect(state.tree.digest == state.tree.recomputedDigest())
     }
 
     /// The newest snapshot wins; txns it already holds are skipped.
@@ -25,6 +28,7 @@ import ZKModel
             ZooKeeperFixture.files(snapshots: ["snapshot.0", "snapshot.1e"], logs: ["log.1"]), options: Self.options)
         #expect(state.snapshot?.name == "snapshot.1e")
         #expect(state.replayedTxnCount == 0)
+        #expect(state.digestMismatches == 0)
         #expect(differences(state.tree, fromLiveTree: try ZooKeeperFixture.liveTree) == [])
     }
 

@@ -19,13 +19,24 @@ import ZKModel
         #expect(contents.tree.ephemeralPaths(of: 0x0100_003a_808e_0000) == ["/app/eph_a"])
     }
 
-    /// A fresh tree is written as ZooKeeper 3.8.0 writes it, up to the first seal (ZooKeeper
-    /// adds a digest record after it, which SwiftKeeper does not write).
-    @Test func freshTreeMatchesZooKeeperUpToTheFirstSeal() throws {
+    /// A fresh tree is written exactly as ZooKeeper 3.8.0 writes it.
+    @Test func freshTreeMatchesZooKeeperByteForByte() throws {
         let zooKeeper = try ZooKeeperFixture.bytes("snapshot.0")
         let ours = Array(SnapshotFormat.encode(tree: DataTree(), sessions: [:]).readableBytesView)
-        #expect(ours.count < zooKeeper.count)
-        #expect(Array(zooKeeper.prefix(ours.count)) == ours)
+        #expect(ours == zooKeeper)
+    }
+
+    /// ZooKeeper's digest of an empty tree (root and /zookeeper), as in its first log entry.
+    @Test func emptyTreeDigest() {
+        #expect(DataTree().digest == 0x51c6_d660)
+        #expect(DataTree().recomputedDigest() == 0x51c6_d660)
+    }
+
+    @Test func snapshotDigestRecordMatchesOurDigest() throws {
+        let contents = try SnapshotFormat.decode(try ZooKeeperFixture.bytes("snapshot.1e"), zxid: 0x1e)
+        #expect(contents.digest?.zxid == 0x1e)
+        #expect(contents.digest?.value == contents.tree.digest)
+        #expect(contents.tree.digest == contents.tree.recomputedDigest())
     }
 
     @Test func encodeDecodeEncodeIsStable() throws {

@@ -123,5 +123,6 @@ import ZKWire
             }
         }
         #expect(h.replica.tree.nodeCount == tree.nodes.count + 1)
+        #expect(tree.digest == tree.recomputedDigest(), "seed \(seed): running tree digest drifted")
     }
 }
