@@ -9,6 +9,10 @@ extension Replica {
         var triggers: [WatchTrigger] = []
         let outcome = tree.apply(txn, triggers: &triggers)
         pending.removeApplied(upTo: txn.zxid)
+        if txn.zxid % Self.digestHistoryInterval == 0 {
+            digestHistory.append((txn.zxid, tree.digest))
+            if digestHistory.count > Self.digestHistoryMax { digestHistory.removeFirst() }
+        }
         for trigger in triggers { deliver(trigger, zxid: txn.zxid) }
         switch txn.body {
         case .createSession(let timeoutMs):

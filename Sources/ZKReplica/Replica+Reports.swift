@@ -33,7 +33,7 @@ extension Replica {
             return "Server stats reset.\n"
         case "gtmk": return "0\n"
         case "stmk": return "0\n"
-        case "hash": return ""
+        case "hash": return digestHistory.map { "\(hex($0.zxid)): \(Int64(bitPattern: $0.digest))\n" }.joined()
         default: return ""
         }
     }

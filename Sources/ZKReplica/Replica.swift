@@ -24,6 +24,10 @@ public struct Replica: Sendable {
     /// Set once the log failed (disk full, fsync error): writes are refused from then on,
     /// reads go on. Only a restart clears it.
     public internal(set) var writesRefused = false
+    /// ZooKeeper's digest history for `hash`: the digest at every 128th zxid, the last 1024.
+    var digestHistory: Deque<(zxid: Zxid, digest: UInt64)> = []
+    static let digestHistoryInterval: Int64 = 128
+    static let digestHistoryMax = 1024
 
     public init(configuration: ReplicaConfiguration, now: Int64, monotonicMs: Int64) {
         self.configuration = configuration
