@@ -147,6 +147,7 @@ install_system_deps() {
     deb_installed zookeeper || missing+=(zookeeper)
     have_java17 || missing+=(default-jre-headless)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    command -v strace >/dev/null 2>&1 || missing+=(strace)  # test_durability_disk.py
     # venv needs ensurepip, which Debian ships separately.
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
         missing+=(python3-venv)

@@ -7,6 +7,13 @@ and keeps its data and log under the directory the caller passes in.
     KazooClient(hosts=srv.hosts) ...
     srv.stop()
 
+Both starters take `data_dir=` to run on an existing data directory instead of
+`<tmp_dir>/data` (both servers read and write ZooKeeper's on-disk format, so one
+can be started on the directory the other left behind), and
+`start_swiftkeeper` takes `argv_prefix=` to run the binary under a wrapper such
+as strace. The wrapper must leave the server as the spawned process (for strace
+use `-D`), so that stop() and kill() signal the server itself.
+
 Environment:
     SWIFTKEEPER_BIN       swiftkeeper binary (default <repo>/.build/release/swiftkeeper)
     ZOOKEEPER_CLASSPATH   classpath for Apache ZooKeeper (default: Debian's jars)
@@ -259,10 +266,11 @@ def swiftkeeper_bin() -> str:
     return os.environ.get("SWIFTKEEPER_BIN") or str(REPO_ROOT / ".build" / "release" / "swiftkeeper")
 
 
-def _prepare(tmp_dir, extra_cfg: Mapping[str, object] | None, more: Mapping[str, object]):
+def _prepare(tmp_dir, extra_cfg: Mapping[str, object] | None, more: Mapping[str, object],
+             data_dir=None):
     tmp = Path(tmp_dir)
     tmp.mkdir(parents=True, exist_ok=True)
-    data_dir = tmp / "data"
+    data_dir = Path(data_dir) if data_dir is not None else tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     cfg: dict[str, object] = {
@@ -282,14 +290,22 @@ def _prepare(tmp_dir, extra_cfg: Mapping[str, object] | None, more: Mapping[str,
 
 
 def start_swiftkeeper(tmp_dir, extra_cfg: Mapping[str, object] | None = None,
-                      timeout: float = START_TIMEOUT) -> ServerProcess:
-    tmp, data_dir, port, cfg_path = _prepare(tmp_dir, extra_cfg, {})
+                      timeout: float = START_TIMEOUT, data_dir=None,
+                      argv_prefix: Iterable[str] | None = None) -> ServerProcess:
+    """Start swiftkeeper with its zoo.cfg and log in `tmp_dir`.
+
+    data_dir:    the dataDir to use (default `<tmp_dir>/data`); may hold data
+                 written earlier by swiftkeeper or Apache ZooKeeper.
+    argv_prefix: words put before the binary, e.g. ["strace", "-D", "-f", ...].
+    """
+    tmp, data_dir, port, cfg_path = _prepare(tmp_dir, extra_cfg, {}, data_dir)
     binary = swiftkeeper_bin()
     if not os.access(binary, os.X_OK):
         raise ServerStartError(
             f"swiftkeeper binary not found or not executable: {binary} "
             "(build it with `swift build -c release --product swiftkeeper` or set SWIFTKEEPER_BIN)")
-    srv = ServerProcess("swiftkeeper", [binary, "server", str(cfg_path)], port,
+    argv = [*(argv_prefix or ()), binary, "server", str(cfg_path)]
+    srv = ServerProcess("swiftkeeper", argv, port,
                         data_dir, tmp / "swiftkeeper.log", cfg_path)
     return srv.start(timeout)
 
@@ -344,9 +360,14 @@ def _log4j_props(log_file: Path) -> str:
 def start_zookeeper(tmp_dir, extra_cfg: Mapping[str, object] | None = None,
                     timeout: float = START_TIMEOUT,
                     jvm_props: Mapping[str, object] | None = None,
-                    jvm_args: Iterable[str] = ()) -> ServerProcess:
+                    jvm_args: Iterable[str] = (), data_dir=None) -> ServerProcess:
+    """Start Apache ZooKeeper with its zoo.cfg and logs in `tmp_dir`.
+
+    data_dir: the dataDir to use (default `<tmp_dir>/data`); may hold data
+              written earlier by ZooKeeper or swiftkeeper.
+    """
     tmp, data_dir, port, cfg_path = _prepare(
-        tmp_dir, extra_cfg, {"admin.enableServer": "false"})
+        tmp_dir, extra_cfg, {"admin.enableServer": "false"}, data_dir)
     log_path = tmp / "zookeeper.log"
     log_cfg = tmp / "log4j.properties"
     log_cfg.write_text(_log4j_props(log_path))
