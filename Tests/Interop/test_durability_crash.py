@@ -49,6 +49,7 @@ from kazoo.exceptions import (ConnectionClosedError, ConnectionLoss, NodeExistsE
                               NoNodeError, SessionExpiredError)
 
 import servers
+from kazoo_clients import FAST_RECONNECT, client as _client, close as _close
 
 KINDS = [k.strip() for k in os.environ.get("DURABILITY_SERVERS", "swiftkeeper").split(",") if k.strip()]
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "8"))
@@ -58,7 +59,6 @@ SEQ_RE = re.compile(r"^s-(\d{10})$")
 TXN_RE = re.compile(r"^t(\d+)-([abc])$")
 # Writes whose outcome the client cannot know.
 INDETERMINATE = (ConnectionLoss, SessionExpiredError, ConnectionClosedError)
-FAST_RECONNECT = {"max_tries": -1, "delay": 0.05, "backoff": 1.5, "max_delay": 0.5}
 
 
 def _start(kind: str, tmp: Path):
@@ -67,22 +67,6 @@ def _start(kind: str, tmp: Path):
     return servers.start_server(kind, tmp)
 
 
-def _client(srv, timeout: float = 10.0, **kw) -> KazooClient:
-    zk = KazooClient(hosts=srv.hosts, timeout=timeout, connection_retry=dict(FAST_RECONNECT),
-                     command_retry=None, **kw)
-    zk.start(timeout=30)
-    return zk
-
-
-def _close(zk: KazooClient) -> None:
-    try:
-        zk.stop()
-    except Exception:
-        pass
-    try:
-        zk.close()
-    except Exception:
-        pass
 
 
 # -- writers ------------------------------------------------------------------------

@@ -35,10 +35,10 @@ from kazoo.exceptions import (ConnectionClosedError, ConnectionLoss, NotReadOnly
 from kazoo.handlers.threading import KazooTimeoutError
 
 import servers
+from kazoo_clients import client as _client, close as _close
 
 REFUSED = (NotReadOnlyCallError, ConnectionLoss)
 REPLY_TIMEOUT = 30.0   # a write that gets no answer at all is a failure too
-FAST_RECONNECT = {"max_tries": -1, "delay": 0.05, "backoff": 1.5, "max_delay": 0.5}
 # What a log line about the trouble should contain (checked only in what the
 # server logged after the writes began).
 TROUBLE_RE = re.compile(
@@ -52,24 +52,6 @@ def _need_swiftkeeper() -> None:
         pytest.skip(f"swiftkeeper binary not built: {servers.swiftkeeper_bin()}")
 
 
-def _client(srv) -> KazooClient:
-    zk = KazooClient(hosts=srv.hosts, timeout=10, connection_retry=dict(FAST_RECONNECT),
-                     command_retry=None)
-    zk.start(timeout=30)
-    return zk
-
-
-def _close(zk: KazooClient | None) -> None:
-    if zk is None:
-        return
-    try:
-        zk.stop()
-    except Exception:
-        pass
-    try:
-        zk.close()
-    except Exception:
-        pass
 
 
 def _retry_read(fn, what: str, timeout: float = 30.0):
