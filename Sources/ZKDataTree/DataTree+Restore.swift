@@ -28,12 +28,11 @@ extension DataTree {
         node.children = []
         if path != "/" {
             guard path.hasPrefix("/"), !path.hasSuffix("/") else { throw TreeRestoreError.invalidPath(path) }
-            guard let parentPath = PathRules.parent(of: path), var parent = nodes[parentPath] else {
+            guard let parentPath = PathRules.parent(of: path), nodes[parentPath] != nil else {
                 throw TreeRestoreError.missingParent(path: path)
             }
-            parent.children.insert(PathRules.name(of: path))
-            // Only the children changed, which the digest does not cover.
-            nodes[parentPath] = parent
+            // In place, so the parent's child set is not copied; the digest does not cover children.
+            nodes[parentPath]?.children.insert(PathRules.name(of: path))
         }
         setNode(path, node)
         if let session = EphemeralOwner.session(node.ephemeralOwner) {

@@ -11,18 +11,36 @@ public enum TreeDigest {
         if path.hasPrefix("/zookeeper/") { return 0 }
         var crc = CRC32()
         // The root is stored as "" in ZooKeeper and hashed under that name.
-        if path != "/" { crc.update(path.utf8) }
-        if let data = node.data { crc.update(data) }
-        crc.update(bigEndian: node.czxid)
-        crc.update(bigEndian: node.mzxid)
-        crc.update(bigEndian: node.pzxid)
-        crc.update(bigEndian: node.ctime)
-        crc.update(bigEndian: node.mtime)
-        crc.update(bigEndian: node.version)
-        crc.update(bigEndian: node.cversion)
-        crc.update(bigEndian: node.aversion)
-        crc.update(bigEndian: node.ephemeralOwner)
+        if path != "/" {
+            var path = path
+            path.withUTF8 { crc.update(UnsafeRawBufferPointer($0)) }
+        }
+        if let data = node.data { data.withUnsafeBytes { crc.update($0) } }
+        // The 60-byte stat block, big-endian, in one pass.
+        var block = StatBlock(
+            czxid: node.czxid.bigEndian, mzxid: node.mzxid.bigEndian, pzxid: node.pzxid.bigEndian,
+            ctime: node.ctime.bigEndian, mtime: node.mtime.bigEndian, version: node.version.bigEndian,
+            cversion: node.cversion.bigEndian, aversion: node.aversion.bigEndian, ephemeralOwner: node.ephemeralOwner.bigEndian)
+        withUnsafeBytes(of: &block) { crc.update(UnsafeRawBufferPointer(rebasing: $0[0..<StatBlock.bytes])) }
         return UInt64(crc.value)
+    }
+
+    /// Laid out without padding up to its 60th byte: five Int64, three Int32, one Int64 would
+    /// pad, so ephemeralOwner is kept as two Int32 halves.
+    struct StatBlock {
+        static let bytes = 60
+        var czxid: Int64, mzxid: Int64, pzxid: Int64, ctime: Int64, mtime: Int64
+        var version: Int32, cversion: Int32, aversion: Int32
+        var ownerHigh: Int32, ownerLow: Int32
+
+        init(czxid: Int64, mzxid: Int64, pzxid: Int64, ctime: Int64, mtime: Int64, version: Int32, cversion: Int32, aversion: Int32, ephemeralOwner: Int64) {
+            (self.czxid, self.mzxid, self.pzxid, self.ctime, self.mtime) = (czxid, mzxid, pzxid, ctime, mtime)
+            (self.version, self.cversion, self.aversion) = (version, cversion, aversion)
+            // `ephemeralOwner` arrives big-endian: its first four bytes in memory are the high half.
+            (ownerHigh, ownerLow) = withUnsafeBytes(of: ephemeralOwner) { raw in
+                (raw.loadUnaligned(fromByteOffset: 0, as: Int32.self), raw.loadUnaligned(fromByteOffset: 4, as: Int32.self))
+            }
+        }
     }
 }
 

@@ -29,6 +29,11 @@ public final class StandaloneServer: Sendable {
         }
         let directory = DataDirectory(dataDir: configuration.dataDir, dataLogDir: configuration.dataLogDir)
         let state = try recover(directory)
+        let snapshots = SnapshotScheduler(directory: directory, snapCount: configuration.snapCount, logger: logger)
+        if state.snapshot != nil {
+            // Until it is written, the snapshot recovery started from plus the logs give the same state.
+            snapshots.start(tree: state.tree, sessions: state.sessions)
+        }
         let replicaLoop = group.next()
         let replica = Replica(
             configuration: configuration.replicaConfiguration(environment: Self.environment(configuration)),
@@ -42,7 +47,7 @@ public final class StandaloneServer: Sendable {
                 fsyncWarningThresholdMs: configuration.fsyncWarningThresholdMs),
             logger: logger, persisted: { shell.logPersisted(upTo: $0) }, failed: { _ in shell.logFailed() })
         shell.txnLog = txnLog
-        shell.snapshots = SnapshotScheduler(directory: directory, snapCount: configuration.snapCount, logger: logger)
+        shell.snapshots = snapshots
         txnLog.start()
         schedulePurge(directory, on: replicaLoop)
         let channel = try bind(shell)
@@ -60,8 +65,10 @@ public final class StandaloneServer: Sendable {
         try channel.closeFuture.wait()
     }
 
-    /// Loads the newest snapshot and replays the logs after it, cuts a torn tail off, and
-    /// writes a fresh snapshot of the result as ZooKeeper does at start-up.
+    /// Loads the newest snapshot and replays the logs after it and cuts a torn tail off. A
+    /// directory without a snapshot gets `snapshot.<zxid>` at once (logs without a snapshot
+    /// would not load again); otherwise the caller writes one in the background, as ZooKeeper
+    /// writes one at start-up.
     func recover(_ directory: DataDirectory) throws -> RecoveredState {
         try directory.prepare()
         var options = RecoveryOptions(payloadBytesMax: configuration.juteMaxBuffer + Self.txnExtraBytes)
@@ -80,7 +87,9 @@ public final class StandaloneServer: Sendable {
                 metadata: ["file": "\(directory.path(of: torn.file))", "offset": "\(torn.offset)", "reason": "\(torn.reason)"])
             try directory.truncate(torn.file, at: torn.offset)
         }
-        try directory.writeSnapshot(tree: state.tree, sessions: state.sessions, zxid: state.lastZxid)
+        if state.snapshot == nil {
+            try directory.writeSnapshot(tree: state.tree, sessions: state.sessions, zxid: state.lastZxid)
+        }
         let elapsedMs = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
         logger.info(
             "data directory loaded",
