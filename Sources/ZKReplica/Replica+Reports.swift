@@ -10,7 +10,14 @@ extension Replica {
         case "srvr": return serverSummary(withClients: false)
         case "stat": return serverSummary(withClients: true)
         case "cons": return connectionsReport(now: now) + "\n"
-        case "conf": return configuration.configurationReport.map { "\($0.0)=\($0.1)\n" }.joined()
+        case "conf":
+            return configuration.configurationReport.map { key, value in
+                switch key {
+                case "dataDirSize": return "\(key)=\(directorySizes.snapshotBytes)\n"
+                case "dataLogSize": return "\(key)=\(directorySizes.logBytes)\n"
+                default: return "\(key)=\(value)\n"
+                }
+            }.joined()
         case "envi": return "Environment:\n" + configuration.environment.map { "\($0.0)=\($0.1)\n" }.joined()
         case "mntr": return monitorReport(now: now).map { "zk_\($0.0)\t\($0.1)\n" }.joined()
         case "dump": return dumpReport()
@@ -24,7 +31,7 @@ extension Replica {
             return watches.dataWatches.keys.sorted().map { path in
                 path + "\n" + (watches.dataWatches[path] ?? [:]).keys.sorted().map { "\t0x\(hex(connections[$0]?.sessionId ?? 0))\n" }.joined()
             }.joined()
-        case "dirs": return "datadir_size: 0\nlogdir_size: 0\n"
+        case "dirs": return "datadir_size: \(directorySizes.snapshotBytes)\nlogdir_size: \(directorySizes.logBytes)\n"
         case "crst":
             for id in connections.keys { connections[id]?.stats = ConnectionStats() }
             return "Connection stats reset.\n"

@@ -24,6 +24,9 @@ public struct Replica: Sendable {
     /// Set once the log failed (disk full, fsync error): writes are refused from then on,
     /// reads go on. Only a restart clears it.
     public internal(set) var writesRefused = false
+    /// Bytes in the snapshot and log directories, refreshed by the shell before a four-letter
+    /// word runs (`dirs`, `conf`).
+    public var directorySizes: (snapshotBytes: Int64, logBytes: Int64) = (0, 0)
     /// ZooKeeper's digest history for `hash`: the digest at every 128th zxid, the last 1024.
     var digestHistory: Deque<(zxid: Zxid, digest: UInt64)> = []
     static let digestHistoryInterval: Int64 = 128

@@ -76,6 +76,18 @@ struct DataDirectory: Sendable {
         return final
     }
 
+    /// Bytes in the snapshot and log directories (apparent sizes, as ZooKeeper's `dirs` sums them).
+    func sizes() -> (snapshotBytes: Int64, logBytes: Int64) {
+        func size(_ directory: String) -> Int64 {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            return names.reduce(Int64(0)) { total, name in
+                let attributes = try? FileManager.default.attributesOfItem(atPath: (directory as NSString).appendingPathComponent(name))
+                return total + ((attributes?[.size] as? NSNumber)?.int64Value ?? 0)
+            }
+        }
+        return (size(snapshotDirectory), size(logDirectory))
+    }
+
     /// Snapshots that pass ZooKeeper's quick validity test (it reads only the last bytes).
     func validSnapshots() -> [DataFileName] {
         list(.snapshot).filter { file in

@@ -17,6 +17,7 @@ final class ReplicaShell: @unchecked Sendable {
     /// Set once by the server before the first event: the log needs the shell's callbacks.
     var txnLog: TxnLogWriter!
     var snapshots: SnapshotScheduler?
+    var directory: DataDirectory?
     private let nextConnectionId = NIOLockedValueBox<ConnectionID>(1)
 
     init(replica: Replica, eventLoop: EventLoop, logger: Logger) {
@@ -57,7 +58,11 @@ final class ReplicaShell: @unchecked Sendable {
             for output in outputs {
                 switch output {
                 case .frame(let frame): actions += self.replica.frameReceived(id, frame, now: now)
-                case .fourLetterWord(let word): actions += self.replica.fourLetterWordReceived(id, word: word, now: now)
+                case .fourLetterWord(let word):
+                    if word == "dirs" || word == "conf", let directory = self.directory {
+                        self.replica.directorySizes = directory.sizes()
+                    }
+                    actions += self.replica.fourLetterWordReceived(id, word: word, now: now)
                 }
             }
             self.run(actions)

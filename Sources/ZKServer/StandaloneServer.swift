@@ -48,6 +48,7 @@ public final class StandaloneServer: Sendable {
             logger: logger, persisted: { shell.logPersisted(upTo: $0) }, failed: { _ in shell.logFailed() })
         shell.txnLog = txnLog
         shell.snapshots = snapshots
+        shell.directory = directory
         txnLog.start()
         schedulePurge(directory, on: replicaLoop)
         let channel = try bind(shell)

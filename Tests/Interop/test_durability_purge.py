@@ -33,6 +33,11 @@ def write_and_stop(tmp_path):
     finally:
         zk.stop()
         zk.close()
+    # `dirs` sums the files of the snapshot and log directories, as ZooKeeper's does.
+    sizes = dict(line.split(": ") for line in srv.four_letter("dirs").splitlines())
+    snaps = sum(f.stat().st_size for f in (srv.data_dir / "version-2").iterdir() if f.name.startswith("snapshot."))
+    assert int(sizes["datadir_size"]) >= snaps > 0
+    assert int(sizes["logdir_size"]) >= 64 * 1024
     srv.stop()
     return srv
 
