@@ -39,6 +39,11 @@ let package = Package(
             "ZKModel", "ZKWire", "ZKDataTree",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        .target(name: "ZKConsensus", dependencies: [
+            "ZKModel", "ZKDataTree",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        .target(name: "ZKSimulation", dependencies: ["ZKConsensus", "ZKModel", "ZKDataTree"]),
         .target(name: "ZKServer", dependencies: [
             "ZKModel", "ZKWire", "ZKDataTree", "ZKReplica", "ZKPersistence",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -61,6 +66,7 @@ let package = Package(
             "ZKPersistence", "ZKDataTree", "ZKWire", "ZKModel",
             .product(name: "NIOCore", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZKConsensusTests", dependencies: ["ZKConsensus", "ZKSimulation", "ZKModel", "ZKDataTree"]),
         .testTarget(name: "ZKReplicaTests", dependencies: [
             "ZKReplica", "ZKWire", "ZKModel", "ZKDataTree",
             .product(name: "NIOCore", package: "swift-nio"),

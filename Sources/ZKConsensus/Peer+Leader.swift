@@ -1,0 +1,301 @@
+import ZKModel
+
+/// The leader's view of one learner.
+public struct LearnerProgress: Sendable {
+    public enum Stage: Sendable {
+        /// Sent LEADERINFO (or waiting for the new epoch), waiting for ACKEPOCH.
+        case discovering
+        /// ACKEPOCH received; waiting for the epoch to be established before syncing.
+        case awaitingSync(lastZxid: Zxid)
+        /// Waiting for the shell's snapshot for a SNAP sync.
+        case awaitingSnapshot
+        /// Sync data and NEWLEADER sent; receives every new proposal from here on.
+        case syncing
+        /// Acknowledged NEWLEADER.
+        case synced
+    }
+
+    public var observer: Bool
+    public var stage: Stage
+    public var lastHeardMs: Int64
+
+    var receivesProposals: Bool {
+        switch stage {
+        case .syncing, .synced: return true
+        default: return false
+        }
+    }
+}
+
+public struct LeaderState: Sendable {
+    public var vote: Vote
+    public var phase: ZabPhase = .discovery
+    /// Epochs learners had accepted (voters only), ours included.
+    var acceptedEpochs: [ServerID: Int64]
+    public internal(set) var newEpoch: Int64?
+    public internal(set) var learners: [ServerID: LearnerProgress] = [:]
+    var epochAcks: Set<ServerID> = []
+    var newLeaderAcks: Set<ServerID> = []
+    /// Acks of proposals not yet committed.
+    var proposalAcks: [Zxid: Set<ServerID>] = [:]
+    var deadlineMs: Int64
+    var nextPingMs: Int64
+}
+
+extension Peer {
+    mutating func becomeLeader(vote: Vote, now: Int64) {
+        let state = LeaderState(
+            vote: vote, acceptedEpochs: [me: acceptedEpoch],
+            deadlineMs: now + configuration.initLimit * configuration.tickTimeMs, nextPingMs: now)
+        role = .leading(state)
+        actions.append(.roleChanged(.leading, leader: me, epoch: currentEpoch))
+        maybeEstablishEpoch(now: now)
+    }
+
+    /// The next zxid this leader will stamp, once it is serving: counting on from the log
+    /// within its epoch, from `epoch << 32 | 1` at the start of a new one.
+    public var nextZxid: Zxid? {
+        guard case .leading(let leader) = role, leader.phase == .broadcast, let epoch = leader.newEpoch else { return nil }
+        return max(lastLoggedZxid, ZxidLayout.make(epoch: epoch, counter: 0)) + 1
+    }
+
+    /// The leader proposes a prepared txn (its zxid must be `nextZxid`).
+    public mutating func propose(_ txn: Txn, now: Int64) -> [PeerAction] {
+        actions = []
+        guard let expected = nextZxid, case .leading(var leader) = role else { return [] }
+        precondition(txn.zxid == expected, "proposal zxid 0x\(String(txn.zxid, radix: 16)) is not the next one, 0x\(String(expected, radix: 16))")
+        log.append(txn)
+        leader.proposalAcks[txn.zxid] = []
+        role = .leading(leader)
+        actions.append(.persistTxns([txn]))
+        for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals && !learner.observer {
+            actions.append(send(.proposal(txn), to: id))
+        }
+        return take()
+    }
+
+    mutating func leaderReceive(_ message: PeerMessage, from sender: ServerID, now: Int64) {
+        guard case .leading(var leader) = role else { return }
+        leader.learners[sender]?.lastHeardMs = now
+        role = .leading(leader)
+        switch message {
+        case .notification:
+            answerLookingPeer(message, from: sender)
+        case .learnerInfo(let theirAcceptedEpoch, let observer):
+            guard observer == configuration.quorum.observers.contains(sender) else { return }
+            // Learners repeat FOLLOWERINFO until LEADERINFO arrives: a repeat on the same
+            // connection changes nothing once discovery with that learner has moved on.
+            if let known = leader.learners[sender] {
+                guard case .discovering = known.stage else { return }
+                if let epoch = leader.newEpoch { actions.append(send(.leaderInfo(newEpoch: epoch), to: sender)) }
+                return
+            }
+            leader.learners[sender] = LearnerProgress(observer: observer, stage: .discovering, lastHeardMs: now)
+            if !observer { leader.acceptedEpochs[sender] = theirAcceptedEpoch }
+            role = .leading(leader)
+            if let epoch = leader.newEpoch {
+                actions.append(send(.leaderInfo(newEpoch: epoch), to: sender))
+            } else {
+                maybeEstablishEpoch(now: now)
+            }
+        case .ackEpoch(let lastZxid, let theirEpoch):
+            guard case .discovering? = leader.learners[sender]?.stage else { return }
+            // While the epoch is being agreed, a learner that has seen more than we have must
+            // not sync from us (later ones are simply truncated).
+            if leader.phase == .discovery && theirEpoch != -1 && (theirEpoch > currentEpoch || (theirEpoch == currentEpoch && lastZxid > lastLoggedZxid)) {
+                leader.learners[sender] = nil
+                role = .leading(leader)
+                return
+            }
+            leader.learners[sender]?.stage = .awaitingSync(lastZxid: lastZxid)
+            if theirEpoch != -1 && !configuration.quorum.observers.contains(sender) { leader.epochAcks.insert(sender) }
+            role = .leading(leader)
+            if leader.phase == .discovery {
+                maybeStartSync(now: now)
+            } else {
+                syncLearner(sender, lastZxid: lastZxid)
+            }
+        case .ack(let zxid):
+            leaderAck(zxid, from: sender, now: now)
+        case .ping:
+            break
+        default:
+            break
+        }
+    }
+
+    /// With a quorum of voters connected, the new epoch is one past the highest accepted one.
+    mutating func maybeEstablishEpoch(now: Int64) {
+        guard case .leading(var leader) = role, leader.newEpoch == nil,
+            configuration.quorum.isQuorum(leader.acceptedEpochs.keys)
+        else { return }
+        let epoch = (leader.acceptedEpochs.values.max() ?? acceptedEpoch) + 1
+        leader.newEpoch = epoch
+        leader.vote.peerEpoch = epoch
+        acceptedEpoch = epoch
+        role = .leading(leader)
+        actions.append(.persistAcceptedEpoch(epoch))
+        for id in leader.learners.keys.sorted() {
+            actions.append(send(.leaderInfo(newEpoch: epoch), to: id))
+        }
+    }
+
+    /// With a quorum of voters' ACKEPOCH (ours included), the epoch becomes current and every
+    /// learner that answered is synced.
+    mutating func maybeStartSync(now: Int64) {
+        guard case .leading(var leader) = role, leader.phase == .discovery, let epoch = leader.newEpoch,
+            configuration.quorum.isQuorum(leader.epochAcks.union([me]))
+        else { return }
+        leader.phase = .synchronization
+        currentEpoch = epoch
+        role = .leading(leader)
+        actions.append(.persistCurrentEpoch(epoch))
+        for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) {
+            if case .awaitingSync(let lastZxid) = learner.stage { syncLearner(id, lastZxid: lastZxid) }
+        }
+        maybeFinishSync(now: now)
+    }
+
+    /// DIFF when the learner's last zxid is on our history, TRUNC (then DIFF) when it went
+    /// past it or off it within our log, SNAP when it is older than our log.
+    mutating func syncLearner(_ id: ServerID, lastZxid: Zxid) {
+        guard case .leading(var leader) = role, let epoch = leader.newEpoch else { return }
+        if lastZxid == lastLoggedZxid {
+            actions.append(send(.diff(zxid: lastLoggedZxid), to: id))
+            sendHistory(after: lastZxid, to: id)
+        } else if lastZxid >= baseZxid, let common = commonPoint(lastZxid) {
+            actions.append(send(common == lastZxid ? .diff(zxid: lastLoggedZxid) : .trunc(zxid: common), to: id))
+            sendHistory(after: common, to: id)
+        } else {
+            leader.learners[id]?.stage = .awaitingSnapshot
+            role = .leading(leader)
+            actions.append(.takeSnapshotForLearner(id))
+            return
+        }
+        leader.learners[id]?.stage = .syncing
+        role = .leading(leader)
+        actions.append(send(.newLeader(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: id))
+    }
+
+    /// The greatest zxid we hold that is ≤ `zxid`, or nil if the learner is ahead in a way a
+    /// TRUNC may not repair (it would cross into an epoch we never saw).
+    func commonPoint(_ zxid: Zxid) -> Zxid? {
+        if zxid >= lastLoggedZxid { return lastLoggedZxid }
+        var common = baseZxid
+        for txn in log {
+            if txn.zxid > zxid { break }
+            common = txn.zxid
+        }
+        if common != zxid && ZxidLayout.epoch(of: common) != ZxidLayout.epoch(of: zxid) { return nil }
+        return common
+    }
+
+    /// Every txn we logged after `zxid`: committed ones with their COMMIT, the rest as
+    /// proposals whose commits follow in broadcast.
+    mutating func sendHistory(after zxid: Zxid, to id: ServerID) {
+        for txn in log where txn.zxid > zxid {
+            actions.append(send(.proposal(txn), to: id))
+            if txn.zxid <= committedZxid { actions.append(send(.commit(zxid: txn.zxid), to: id)) }
+        }
+    }
+
+    /// The shell's answer to `takeSnapshotForLearner`: the state machine as of `zxid`.
+    public mutating func snapshotReady(for id: ServerID, zxid: Zxid, snapshot: SyncSnapshot, now: Int64) -> [PeerAction] {
+        actions = []
+        guard case .leading(var leader) = role, let epoch = leader.newEpoch, case .awaitingSnapshot? = leader.learners[id]?.stage else { return [] }
+        precondition(zxid <= lastLoggedZxid, "snapshot at 0x\(String(zxid, radix: 16)) is past the log's end 0x\(String(lastLoggedZxid, radix: 16))")
+        actions.append(send(.snap(zxid: zxid, snapshot: snapshot), to: id))
+        sendHistory(after: zxid, to: id)
+        leader.learners[id]?.stage = .syncing
+        role = .leading(leader)
+        actions.append(send(.newLeader(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: id))
+        return take()
+    }
+
+    mutating func leaderAck(_ zxid: Zxid, from sender: ServerID, now: Int64) {
+        guard case .leading(var leader) = role, let epoch = leader.newEpoch else { return }
+        if zxid == ZxidLayout.make(epoch: epoch, counter: 0) {
+            guard case .syncing? = leader.learners[sender]?.stage else { return }
+            leader.learners[sender]?.stage = .synced
+            if !configuration.quorum.observers.contains(sender) { leader.newLeaderAcks.insert(sender) }
+            role = .leading(leader)
+            if leader.phase == .broadcast {
+                actions.append(send(.upToDate, to: sender))
+            } else {
+                maybeFinishSync(now: now)
+            }
+            return
+        }
+        guard !configuration.quorum.observers.contains(sender), leader.proposalAcks[zxid] != nil else { return }
+        leader.proposalAcks[zxid]?.insert(sender)
+        role = .leading(leader)
+        commitReady(now: now)
+    }
+
+    /// A quorum acknowledged NEWLEADER (we count once our own log is durable): serve.
+    mutating func maybeFinishSync(now: Int64) {
+        guard case .leading(var leader) = role, leader.phase == .synchronization, persistedZxid >= lastLoggedZxid,
+            configuration.quorum.isQuorum(leader.newLeaderAcks.union([me]))
+        else { return }
+        leader.phase = .broadcast
+        // Everything we logged is now on a quorum: it is committed.
+        let uncommitted = log.filter { $0.zxid > committedZxid }
+        role = .leading(leader)
+        for txn in uncommitted {
+            commit(txn)
+            for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals {
+                actions.append(send(learner.observer ? .inform(txn) : .commit(zxid: txn.zxid), to: id))
+            }
+        }
+        for id in leader.newLeaderAcks.sorted() { actions.append(send(.upToDate, to: id)) }
+        for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.observer {
+            if case .synced = learner.stage { actions.append(send(.upToDate, to: id)) }
+        }
+        actions.append(.roleChanged(.leading, leader: me, epoch: currentEpoch))
+    }
+
+    mutating func leaderPersisted(now: Int64) {
+        guard case .leading(let leader) = role else { return }
+        if leader.phase == .synchronization { maybeFinishSync(now: now) }
+        commitReady(now: now)
+    }
+
+    /// Commits, in zxid order, every proposal a quorum (us included, once durable) acknowledged.
+    mutating func commitReady(now: Int64) {
+        guard case .leading(var leader) = role, leader.phase == .broadcast else { return }
+        while let next = log.first(where: { $0.zxid > committedZxid }) {
+            guard let acks = leader.proposalAcks[next.zxid] else { break }
+            let voters = persistedZxid >= next.zxid ? acks.union([me]) : acks
+            guard configuration.quorum.isQuorum(voters) || configuration.injectedBug == .commitWithoutQuorum else { break }
+            leader.proposalAcks[next.zxid] = nil
+            role = .leading(leader)
+            commit(next)
+            for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals {
+                actions.append(send(learner.observer ? .inform(next) : .commit(zxid: next.zxid), to: id))
+            }
+        }
+    }
+
+    mutating func commit(_ txn: Txn) {
+        precondition(txn.zxid > committedZxid, "commit of 0x\(String(txn.zxid, radix: 16)) after 0x\(String(committedZxid, radix: 16))")
+        committedZxid = txn.zxid
+        actions.append(.apply(txn))
+    }
+
+    mutating func leaderTick(now: Int64) {
+        guard case .leading(var leader) = role else { return }
+        if leader.phase != .broadcast {
+            if now >= leader.deadlineMs { return startLooking(now: now) }
+            return
+        }
+        // Followers silent for syncLimit ticks no longer count; without a quorum, abdicate.
+        let limit = configuration.syncLimit * configuration.tickTimeMs
+        let alive = leader.learners.filter { !$0.value.observer && $0.value.receivesProposals && now - $0.value.lastHeardMs <= limit }
+        if !configuration.quorum.isQuorum(Set(alive.keys).union([me])) { return startLooking(now: now) }
+        if now >= leader.nextPingMs {
+            leader.nextPingMs = now + configuration.tickTimeMs / 2
+            role = .leading(leader)
+            for id in leader.learners.keys.sorted() { actions.append(send(.ping(zxid: lastLoggedZxid), to: id)) }
+        }
+    }
+}

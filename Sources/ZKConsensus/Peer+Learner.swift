@@ -1,0 +1,133 @@
+import ZKModel
+
+public struct LearnerState: Sendable {
+    public var leader: ServerID
+    public var vote: Vote
+    public var phase: ZabPhase = .discovery
+    public internal(set) var newEpoch: Int64?
+    var lastHeardMs: Int64
+    /// Resend FOLLOWERINFO until the leader answers (it may still be finishing its election).
+    var resendInfoAtMs: Int64
+    /// NEWLEADER arrived; ACK once every txn received so far is durable.
+    var newLeaderPending = false
+    /// Proposals waiting for their ACK until they are durable (broadcast only).
+    var unacked: [Zxid] = []
+}
+
+extension Peer {
+    mutating func becomeLearner(vote: Vote, now: Int64) {
+        let state = LearnerState(leader: vote.leader, vote: vote, lastHeardMs: now, resendInfoAtMs: now + configuration.tickTimeMs)
+        role = .learning(state)
+        actions.append(.roleChanged(self.state, leader: vote.leader, epoch: currentEpoch))
+        actions.append(send(.learnerInfo(acceptedEpoch: acceptedEpoch, observer: configuration.isObserver), to: vote.leader))
+    }
+
+    mutating func learnerReceive(_ message: PeerMessage, from sender: ServerID, now: Int64) {
+        guard case .learning(var learner) = role else { return }
+        if case .notification = message { return answerLookingPeer(message, from: sender) }
+        guard sender == learner.leader else { return }
+        learner.lastHeardMs = now
+        role = .learning(learner)
+        switch message {
+        case .leaderInfo(let epoch):
+            guard learner.newEpoch == nil else { return }
+            if epoch < acceptedEpoch { return startLooking(now: now) }
+            learner.newEpoch = epoch
+            learner.phase = .synchronization
+            role = .learning(learner)
+            if epoch > acceptedEpoch {
+                acceptedEpoch = epoch
+                actions.append(.persistAcceptedEpoch(epoch))
+                actions.append(send(.ackEpoch(lastLoggedZxid: lastLoggedZxid, currentEpoch: currentEpoch), to: sender))
+            } else {
+                actions.append(send(.ackEpoch(lastLoggedZxid: lastLoggedZxid, currentEpoch: -1), to: sender))
+            }
+        case .diff:
+            break
+        case .trunc(let zxid):
+            guard zxid >= committedZxid || zxid >= baseZxid else { return startLooking(now: now) }
+            while let last = log.last, last.zxid > zxid { log.removeLast() }
+            persistedZxid = min(persistedZxid, lastLoggedZxid)
+            // The shell cuts its log and reloads the state machine from what remains.
+            committedZxid = min(committedZxid, lastLoggedZxid)
+            actions.append(.truncateLog(to: zxid))
+        case .snap(let zxid, let snapshot):
+            log.removeAll()
+            baseZxid = zxid
+            persistedZxid = zxid
+            committedZxid = zxid
+            actions.append(.installSnapshot(zxid: zxid, snapshot))
+        case .proposal(let txn):
+            learnerAppend(txn, now: now)
+        case .commit(let zxid):
+            learnerCommit(upTo: zxid)
+        case .inform(let txn):
+            guard configuration.isObserver else { return }
+            if txn.zxid > lastLoggedZxid { learnerAppend(txn, now: now) }
+            learnerCommit(upTo: txn.zxid)
+        case .newLeader:
+            learner.newLeaderPending = true
+            role = .learning(learner)
+            learnerPersisted(now: now)
+        case .upToDate:
+            guard learner.phase == .synchronization, !learner.newLeaderPending else { return }
+            learner.phase = .broadcast
+            role = .learning(learner)
+            actions.append(.roleChanged(state, leader: learner.leader, epoch: currentEpoch))
+        case .ping(let zxid):
+            actions.append(send(.ping(zxid: zxid), to: sender))
+        default:
+            break
+        }
+    }
+
+    /// Proposals must follow the log without a gap inside an epoch (ZOOKEEPER-4925).
+    mutating func learnerAppend(_ txn: Txn, now: Int64) {
+        guard case .learning(var learner) = role else { return }
+        let last = lastLoggedZxid
+        guard txn.zxid > last else { return }
+        if ZxidLayout.epoch(of: txn.zxid) == ZxidLayout.epoch(of: last) && txn.zxid != last + 1 {
+            return startLooking(now: now)
+        }
+        log.append(txn)
+        actions.append(.persistTxns([txn]))
+        if learner.phase == .broadcast && !configuration.isObserver {
+            learner.unacked.append(txn.zxid)
+            role = .learning(learner)
+        }
+    }
+
+    mutating func learnerCommit(upTo zxid: Zxid) {
+        for txn in log where txn.zxid > committedZxid && txn.zxid <= zxid { commit(txn) }
+    }
+
+    mutating func learnerPersisted(now: Int64) {
+        guard case .learning(var learner) = role else { return }
+        let durable = learner.unacked.prefix { $0 <= persistedZxid }
+        learner.unacked.removeFirst(durable.count)
+        for zxid in durable { actions.append(send(.ack(zxid: zxid), to: learner.leader)) }
+        // ACK NEWLEADER only once everything received during sync is on disk, and only after
+        // the new epoch is current (ZooKeeper 3.9.3+'s order).
+        if learner.newLeaderPending, persistedZxid >= lastLoggedZxid, let epoch = learner.newEpoch {
+            learner.newLeaderPending = false
+            if epoch > currentEpoch {
+                currentEpoch = epoch
+                actions.append(.persistCurrentEpoch(epoch))
+            }
+            // Observers acknowledge NEWLEADER too; they never acknowledge proposals.
+            actions.append(send(.ack(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: learner.leader))
+        }
+        role = .learning(learner)
+    }
+
+    mutating func learnerTick(now: Int64) {
+        guard case .learning(var learner) = role else { return }
+        let limit = (learner.phase == .broadcast ? configuration.syncLimit : configuration.initLimit) * configuration.tickTimeMs
+        if now - learner.lastHeardMs > limit { return startLooking(now: now) }
+        if learner.newEpoch == nil && now >= learner.resendInfoAtMs {
+            learner.resendInfoAtMs = now + configuration.tickTimeMs
+            role = .learning(learner)
+            actions.append(send(.learnerInfo(acceptedEpoch: acceptedEpoch, observer: configuration.isObserver), to: learner.leader))
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ZKDataTree
+import ZKModel
+
+/// What a SNAP sync carries: the leader's tree and sessions as of `zxid`. On the wire this is
+/// the snapshot body followed by "BenWasHere".
+public struct SyncSnapshot: Sendable {
+    public var tree: DataTree
+    public var sessions: [SessionID: Int32]
+
+    public init(tree: DataTree, sessions: [SessionID: Int32]) {
+        self.tree = tree
+        self.sessions = sessions
+    }
+}
+
+/// Messages between ensemble members. Election notifications travel on the election port;
+/// the rest are ZooKeeper's `QuorumPacket` types (the number in each comment), on the quorum port.
+public enum PeerMessage: Sendable {
+    case notification(Notification)
+    /// 11 FOLLOWERINFO / 16 OBSERVERINFO: zxid = acceptedEpoch << 32.
+    case learnerInfo(acceptedEpoch: Int64, observer: Bool)
+    /// 17 LEADERINFO: zxid = newEpoch << 32.
+    case leaderInfo(newEpoch: Int64)
+    /// 18 ACKEPOCH: the learner's last logged zxid and its currentEpoch (−1 when it had
+    /// already accepted this epoch).
+    case ackEpoch(lastLoggedZxid: Zxid, currentEpoch: Int64)
+    /// 13 DIFF: the learner keeps its log; proposals and commits follow.
+    case diff(zxid: Zxid)
+    /// 14 TRUNC: the learner cuts its log back to `zxid`; proposals and commits follow.
+    case trunc(zxid: Zxid)
+    /// 15 SNAP: the learner replaces its state.
+    case snap(zxid: Zxid, snapshot: SyncSnapshot)
+    /// 2 PROPOSAL.
+    case proposal(Txn)
+    /// 4 COMMIT.
+    case commit(zxid: Zxid)
+    /// 8 INFORM: a committed txn, to observers.
+    case inform(Txn)
+    /// 10 NEWLEADER: zxid = newEpoch << 32.
+    case newLeader(zxid: Zxid)
+    /// 3 ACK: of a proposal, or of NEWLEADER (zxid = newEpoch << 32).
+    case ack(zxid: Zxid)
+    /// 12 UPTODATE.
+    case upToDate
+    /// 5 PING: the leader's last proposed zxid; learners echo it.
+    case ping(zxid: Zxid)
+
+    /// ZooKeeper's packet type number (`Leader.*`), 0 for election notifications.
+    public var packetType: Int32 {
+        switch self {
+        case .notification: return 0
+        case .learnerInfo(_, let observer): return observer ? 16 : 11
+        case .leaderInfo: return 17
+        case .ackEpoch: return 18
+        case .diff: return 13
+        case .trunc: return 14
+        case .snap: return 15
+        case .proposal: return 2
+        case .commit: return 4
+        case .inform: return 8
+        case .newLeader: return 10
+        case .ack: return 3
+        case .upToDate: return 12
+        case .ping: return 5
+        }
+    }
+}
+
+/// What the shell must do for the peer. Actions of one batch are carried out in order;
+/// `persistTxns` completes later with `Peer.persisted(upTo:)`, the others at once.
+public enum PeerAction: Sendable {
+    case send(to: ServerID, PeerMessage)
+    /// Log and fsync; report with `persisted(upTo:)`.
+    case persistTxns([Txn])
+    /// Write the epoch file before anything later in the batch (acceptedEpoch / currentEpoch).
+    case persistAcceptedEpoch(Int64)
+    case persistCurrentEpoch(Int64)
+    /// Cut the log back to `zxid` (TRUNC sync).
+    case truncateLog(to: Zxid)
+    /// Replace the state machine with the leader's (SNAP sync).
+    case installSnapshot(zxid: Zxid, SyncSnapshot)
+    /// The leader needs its own state for a SNAP sync to `learner`: the shell answers with
+    /// `Peer.snapshotReady`.
+    case takeSnapshotForLearner(ServerID)
+    /// Apply this committed txn to the state machine (in zxid order).
+    case apply(Txn)
+    /// The peer's role changed; the shell may start or stop serving clients.
+    case roleChanged(ServerState, leader: ServerID?, epoch: Int64)
+}

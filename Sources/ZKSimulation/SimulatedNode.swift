@@ -1,0 +1,52 @@
+import ZKConsensus
+import ZKDataTree
+import ZKModel
+
+/// One ensemble member in the simulation: the real `Peer`, a disk (durable epochs, snapshot
+/// and log, plus writes not yet synced, which a crash loses), and the state machine.
+struct SimulatedNode {
+    let id: ServerID
+    var peer: Peer
+    var up = true
+    // Durable.
+    var acceptedEpoch: Int64 = 0
+    var currentEpoch: Int64 = 0
+    var baseTree = DataTree()
+    var durableLog: [Txn] = []
+    // Volatile.
+    var unsynced: [Txn] = []
+    var tree = DataTree()
+    /// Bumped by crashes, truncations and snapshots, so stale fsync completions are ignored.
+    var diskGeneration = 0
+
+    init(id: ServerID, configuration: PeerConfiguration, now: Int64) {
+        self.id = id
+        peer = Peer(configuration: configuration, durable: PeerDurableState(), now: now)
+    }
+
+    /// Loses everything not on disk and starts again from the disk, through the same
+    /// replay rules recovery uses.
+    mutating func restart(configuration: PeerConfiguration, now: Int64) {
+        unsynced = []
+        diskGeneration += 1
+        tree = baseTree
+        for txn in durableLog { tree.replay(txn) }
+        peer = Peer(
+            configuration: configuration,
+            durable: PeerDurableState(acceptedEpoch: acceptedEpoch, currentEpoch: currentEpoch, baseZxid: baseTree.lastProcessedZxid, log: durableLog),
+            now: now)
+        up = true
+    }
+
+    mutating func crash() {
+        up = false
+        unsynced = []
+        diskGeneration += 1
+    }
+
+    /// Rebuilds the state machine after a TRUNC from the snapshot and the remaining log.
+    mutating func reload() {
+        tree = baseTree
+        for txn in peer.log where txn.zxid <= peer.committedZxid { tree.replay(txn) }
+    }
+}

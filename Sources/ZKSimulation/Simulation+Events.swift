@@ -1,0 +1,207 @@
+import ZKConsensus
+import ZKDataTree
+import ZKModel
+
+extension Simulation {
+    mutating func handle(_ event: Event) {
+        switch event {
+        case .deliver(let from, let to, let message, let link):
+            guard link == linkIncarnation[[from, to], default: 0], nodes[to]!.up else { return }
+            trace.add("\(now) deliver \(from)->\(to) \(message.packetType)")
+            carryOut(nodes[to]!.peer.receive(message, from: from, now: now), at: to)
+        case .connectionLost(let at, let peer):
+            guard nodes[at]!.up else { return }
+            trace.add("\(now) lost \(at)-\(peer)")
+            carryOut(nodes[at]!.peer.connectionLost(to: peer, now: now), at: at)
+        case .synced(let id, let zxid, let generation):
+            guard nodes[id]!.up, nodes[id]!.diskGeneration == generation else { return }
+            trace.add("\(now) synced \(id) \(zxid)")
+            let durable = nodes[id]!.unsynced.prefix { $0.zxid <= zxid }
+            nodes[id]!.durableLog += durable
+            nodes[id]!.unsynced.removeFirst(durable.count)
+            carryOut(nodes[id]!.peer.persisted(upTo: zxid, now: now), at: id)
+        case .tick(let id):
+            guard nodes[id]!.up else { return }
+            carryOut(nodes[id]!.peer.tick(now: now), at: id)
+            queue.push(.tick(id), at: now + 50)
+        case .crash:
+            guard !healed else { return }
+            let up = nodes.keys.sorted().filter { nodes[$0]!.up }
+            if let victim = up.randomElement(using: &random) {
+                trace.add("\(now) crash \(victim)")
+                nodes[victim]!.crash()
+                for other in quorum.members.sorted() where other != victim { breakLink(victim, other) }
+                queue.push(.restart(victim), at: now + Int64.random(in: 200...5_000, using: &random))
+            }
+            queue.push(.crash, at: now + Int64.random(in: 1...(2 * setup.crashEveryMs), using: &random))
+        case .restart(let id):
+            guard !nodes[id]!.up else { return }
+            trace.add("\(now) restart \(id)")
+            nodes[id]!.restart(configuration: configuration(for: id), now: now)
+            lastApplied[id] = nodes[id]!.tree.lastProcessedZxid
+            queue.push(.tick(id), at: now + 1)
+        case .partition:
+            guard !healed else { return }
+            let members = quorum.members.sorted()
+            let a = members.randomElement(using: &random)!
+            let b = members.filter { $0 != a }.randomElement(using: &random)!
+            let oneWay = Bool.random(using: &random)
+            trace.add("\(now) partition \(a)->\(b)\(oneWay ? "" : " both ways")")
+            blocked.insert([a, b])
+            if !oneWay { blocked.insert([b, a]) }
+            breakLink(a, b)
+            queue.push(.heal, at: now + Int64.random(in: 100...(2 * setup.partitionEveryMs), using: &random))
+            queue.push(.partition, at: now + Int64.random(in: 1...(2 * setup.partitionEveryMs), using: &random))
+        case .heal:
+            trace.add("\(now) heal")
+            blocked = []
+        case .reset:
+            guard !healed else { return }
+            let members = quorum.members.sorted()
+            let a = members.randomElement(using: &random)!
+            let b = members.filter { $0 != a }.randomElement(using: &random)!
+            trace.add("\(now) reset \(a)-\(b)")
+            breakLink(a, b)
+            queue.push(.reset, at: now + Int64.random(in: 1...(2 * setup.resetEveryMs), using: &random))
+        case .propose:
+            proposeOne()
+            // Proposals stop a while into the healed phase, so that everyone can catch up.
+            if now < setup.safetyMs + setup.livenessMs / 3 {
+                queue.push(.propose, at: now + Int64.random(in: 1...(2 * setup.proposeEveryMs), using: &random))
+            }
+        }
+    }
+
+    /// A TCP connection between `a` and `b` breaks: what was in flight is lost and both ends
+    /// find out (a little later).
+    mutating func breakLink(_ a: ServerID, _ b: ServerID) {
+        for link in [[a, b], [b, a]] {
+            linkIncarnation[link, default: 0] += 1
+            linkBusyUntil[link] = now
+        }
+        queue.push(.connectionLost(at: a, peer: b), at: now + 1)
+        queue.push(.connectionLost(at: b, peer: a), at: now + 1)
+    }
+
+    mutating func proposeOne() {
+        guard let leader = nodes.keys.sorted().first(where: { nodes[$0]!.up && nodes[$0]!.peer.nextZxid != nil }),
+            let zxid = nodes[leader]!.peer.nextZxid
+        else { return }
+        let path = "/n\(String(zxid, radix: 16))"
+        let txn = Txn(
+            header: TxnHeader(clientId: 0, cxid: 0, zxid: zxid, time: now, type: OpCode.create.rawValue),
+            body: .create(path: path, data: Array(path.utf8), acl: ACL.openACLUnsafe, ephemeral: false, parentCVersion: -1))
+        trace.add("\(now) propose \(leader) \(zxid)")
+        carryOut(nodes[leader]!.peer.propose(txn, now: now), at: leader)
+    }
+
+    mutating func carryOut(_ actions: [PeerAction], at id: ServerID) {
+        for action in actions {
+            guard violation == nil else { return }
+            switch action {
+            case .send(let to, let message):
+                let link = [id, to]
+                guard !blocked.contains(link) else { continue }
+                let delay = Int64.random(in: 1...setup.messageDelayMaxMs, using: &random)
+                let arrival = max(now + delay, linkBusyUntil[link, default: 0])
+                linkBusyUntil[link] = arrival
+                queue.push(.deliver(from: id, to: to, message, link: linkIncarnation[link, default: 0]), at: arrival)
+            case .persistTxns(let txns):
+                guard let last = txns.last else { continue }
+                nodes[id]!.unsynced += txns
+                let done = max(now + Int64.random(in: 0...setup.fsyncDelayMaxMs, using: &random), diskBusyUntil[id, default: 0])
+                diskBusyUntil[id] = done
+                queue.push(.synced(id, upTo: last.zxid, generation: nodes[id]!.diskGeneration), at: done)
+            case .persistAcceptedEpoch(let epoch):
+                nodes[id]!.acceptedEpoch = epoch
+            case .persistCurrentEpoch(let epoch):
+                nodes[id]!.currentEpoch = epoch
+            case .truncateLog(let zxid):
+                let lost = acknowledged.keys.filter { $0 > zxid && $0 <= (lastApplied[id] ?? 0) }
+                if let first = lost.min() {
+                    violation = "TRUNC to 0x\(String(zxid, radix: 16)) on node \(id) removes acknowledged txn 0x\(String(first, radix: 16))"
+                    return
+                }
+                nodes[id]!.durableLog.removeAll { $0.zxid > zxid }
+                nodes[id]!.unsynced.removeAll { $0.zxid > zxid }
+                nodes[id]!.reload()
+                lastApplied[id] = nodes[id]!.tree.lastProcessedZxid
+            case .installSnapshot(let zxid, let snapshot):
+                nodes[id]!.baseTree = snapshot.tree
+                nodes[id]!.tree = snapshot.tree
+                nodes[id]!.durableLog = []
+                nodes[id]!.unsynced = []
+                nodes[id]!.diskGeneration += 1
+                lastApplied[id] = zxid
+            case .takeSnapshotForLearner(let learner):
+                let tree = nodes[id]!.tree
+                carryOut(
+                    nodes[id]!.peer.snapshotReady(for: learner, zxid: tree.lastProcessedZxid, snapshot: SyncSnapshot(tree: tree, sessions: [:]), now: now),
+                    at: id)
+            case .apply(let txn):
+                applied(txn, at: id)
+            case .roleChanged(let state, _, let epoch):
+                trace.add("\(now) role \(id) \(state)")
+                if state == .leading && nodes[id]!.peer.phase == .broadcast {
+                    if let other = leaderOfEpoch[epoch], other != id {
+                        violation = "two established leaders in epoch \(epoch): \(other) and \(id)"
+                        return
+                    }
+                    leaderOfEpoch[epoch] = id
+                }
+            }
+        }
+    }
+
+    /// Every applied txn: the same zxid is always the same txn, zxids rise on each member, and
+    /// what the leader applies is acknowledged to its client.
+    mutating func applied(_ txn: Txn, at id: ServerID) {
+        if let known = committed[txn.zxid], known != txn {
+            violation = "node \(id) applied a different txn at zxid 0x\(String(txn.zxid, radix: 16))"
+            return
+        }
+        if txn.zxid <= lastApplied[id, default: 0] {
+            violation = "node \(id) applied zxid 0x\(String(txn.zxid, radix: 16)) after 0x\(String(lastApplied[id, default: 0], radix: 16))"
+            return
+        }
+        committed[txn.zxid] = txn
+        lastApplied[id] = txn.zxid
+        nodes[id]!.tree.replay(txn)
+        if nodes[id]!.peer.state == .leading { acknowledged[txn.zxid] = txn }
+        let digest = nodes[id]!.tree.digest
+        if let known = digestAt[txn.zxid], known != digest {
+            violation = "node \(id) has tree digest \(String(digest, radix: 16)) at zxid 0x\(String(txn.zxid, radix: 16)), another member had \(String(known, radix: 16))"
+            return
+        }
+        digestAt[txn.zxid] = digest
+    }
+
+    mutating func heal() {
+        healed = true
+        blocked = []
+        trace.add("\(now) heal all")
+        for id in nodes.keys.sorted() where !nodes[id]!.up { handle(.restart(id)) }
+    }
+
+    /// After the healed phase: one serving leader, every member at the same zxid and digest,
+    /// and every acknowledged txn in every member's tree.
+    mutating func checkLiveness() {
+        let members = nodes.keys.sorted()
+        guard members.contains(where: { nodes[$0]!.peer.state == .leading && nodes[$0]!.peer.phase == .broadcast }) else {
+            violation = "no leader serving at the end of the liveness phase"
+            return
+        }
+        let zxids = Set(members.map { nodes[$0]!.peer.committedZxid })
+        let digests = Set(members.map { nodes[$0]!.tree.digest })
+        if zxids.count != 1 || digests.count != 1 {
+            violation = "members did not converge: zxids \(zxids.sorted().map { String($0, radix: 16) }), \(digests.count) digests"
+            return
+        }
+        for id in members {
+            if let lost = acknowledged.keys.sorted().first(where: { nodes[id]!.tree.node("/n\(String($0, radix: 16))") == nil }) {
+                violation = "acknowledged txn 0x\(String(lost, radix: 16)) is missing on node \(id)"
+                return
+            }
+        }
+    }
+}

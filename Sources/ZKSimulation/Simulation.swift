@@ -1,0 +1,148 @@
+import ZKConsensus
+import ZKDataTree
+import ZKModel
+
+/// What one seed draws, printed first so a failure can be understood and replayed.
+public struct SimulationSetup: Sendable, CustomStringConvertible {
+    public var seed: UInt64
+    public var nodes: Int
+    public var observers: Int
+    public var safetyMs: Int64
+    public var livenessMs: Int64
+    public var messageDelayMaxMs: Int64
+    public var fsyncDelayMaxMs: Int64
+    public var crashEveryMs: Int64
+    public var partitionEveryMs: Int64
+    public var resetEveryMs: Int64
+    public var proposeEveryMs: Int64
+    public var injectedBug: InjectedBug?
+
+    public init(seed: UInt64, nodes: Int? = nil, safetyMs: Int64 = 60_000, injectedBug: InjectedBug? = nil) {
+        var random = SeededGenerator(seed: seed)
+        self.seed = seed
+        self.nodes = nodes ?? (Bool.random(using: &random) ? 3 : 5)
+        observers = Int.random(in: 0...1, using: &random)
+        self.safetyMs = safetyMs
+        livenessMs = 30_000
+        messageDelayMaxMs = [2, 10, 50].randomElement(using: &random)!
+        fsyncDelayMaxMs = [1, 5, 40].randomElement(using: &random)!
+        crashEveryMs = [1_500, 4_000, 10_000].randomElement(using: &random)!
+        partitionEveryMs = [2_000, 6_000, 20_000].randomElement(using: &random)!
+        resetEveryMs = [1_000, 5_000].randomElement(using: &random)!
+        proposeEveryMs = [5, 20, 50].randomElement(using: &random)!
+        self.injectedBug = injectedBug
+    }
+
+    public var description: String {
+        "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s; "
+            + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
+            + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, proposal every ~\(proposeEveryMs) ms"
+            + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
+    }
+}
+
+/// The outcome of one seed.
+public struct SimulationResult: Sendable {
+    public var setup: SimulationSetup
+    public var violation: String?
+    public var traceHash: UInt64
+    public var committedTxns: Int
+    public var events: Int
+    public var nodeStatus: [String]
+    public var simulatedMs: Int64
+
+    public var replayCommand: String {
+        "swiftkeeper sim --seed \(setup.seed)" + (setup.injectedBug.map { " --inject-bug \($0.rawValue)" } ?? "")
+    }
+}
+
+/// Every ensemble member's real `Peer` in one process, with a seeded network (delays, FIFO
+/// links, connection resets, one-way and two-way partitions), disks (unsynced writes lost on
+/// crash, slow fsync) and crashes with restart from disk; a workload proposing creates; and
+/// checkers run after every event. A safety phase with faults, then a liveness phase with
+/// everything healed, in which every member must reach the same zxid and tree digest.
+public struct Simulation {
+    enum Event {
+        case deliver(from: ServerID, to: ServerID, PeerMessage, link: Int)
+        case connectionLost(at: ServerID, peer: ServerID)
+        case synced(ServerID, upTo: Zxid, generation: Int)
+        case tick(ServerID)
+        case crash
+        case restart(ServerID)
+        case partition
+        case heal
+        case reset
+        case propose
+    }
+
+    public let setup: SimulationSetup
+    var random: SeededGenerator
+    var now: Int64 = 0
+    var queue = EventQueue<Event>()
+    var nodes: [ServerID: SimulatedNode] = [:]
+    let quorum: QuorumConfiguration
+    var blocked: Set<[ServerID]> = []
+    /// Per directed link: when its last message arrives (links are FIFO, like TCP) and its
+    /// incarnation (a reset starts a new one and drops what was in flight).
+    var linkBusyUntil: [[ServerID]: Int64] = [:]
+    var linkIncarnation: [[ServerID]: Int] = [:]
+    var trace = TraceHash()
+    var events = 0
+    var healed = false
+    // Checker state.
+    var committed: [Zxid: Txn] = [:]
+    var acknowledged: [Zxid: Txn] = [:]
+    var leaderOfEpoch: [Int64: ServerID] = [:]
+    var lastApplied: [ServerID: Zxid] = [:]
+    var digestAt: [Zxid: UInt64] = [:]
+    var diskBusyUntil: [ServerID: Int64] = [:]
+    var violation: String?
+
+    public init(_ setup: SimulationSetup) {
+        self.setup = setup
+        random = SeededGenerator(seed: setup.seed ^ 0x5157_4b45_4550_4552)
+        let voters = Set((1...setup.nodes).map { ServerID($0) })
+        let observers = Set((0..<setup.observers).map { ServerID(setup.nodes + 1 + $0) })
+        quorum = QuorumConfiguration(voters: voters, observers: observers)
+        for id in quorum.members.sorted() {
+            nodes[id] = SimulatedNode(id: id, configuration: configuration(for: id), now: 0)
+            queue.push(.tick(id), at: Int64.random(in: 0..<50, using: &random))
+        }
+        queue.push(.crash, at: setup.crashEveryMs)
+        queue.push(.partition, at: setup.partitionEveryMs)
+        queue.push(.reset, at: setup.resetEveryMs)
+        queue.push(.propose, at: 100)
+    }
+
+    func configuration(for id: ServerID) -> PeerConfiguration {
+        var configuration = PeerConfiguration(me: id, quorum: quorum)
+        configuration.tickTimeMs = 200
+        configuration.initLimit = 10
+        configuration.syncLimit = 5
+        configuration.maxNotificationIntervalMs = 2_000
+        configuration.injectedBug = setup.injectedBug
+        return configuration
+    }
+
+    public mutating func run() -> SimulationResult {
+        let end = setup.safetyMs + setup.livenessMs
+        while violation == nil, let (time, event) = queue.pop(), time <= end {
+            now = time
+            if !healed && now >= setup.safetyMs { heal() }
+            events += 1
+            handle(event)
+        }
+        if violation == nil { checkLiveness() }
+        return SimulationResult(
+            setup: setup, violation: violation, traceHash: trace.value, committedTxns: acknowledged.count, events: events,
+            nodeStatus: nodes.keys.sorted().map(status), simulatedMs: now)
+    }
+
+    func status(_ id: ServerID) -> String {
+        let node = nodes[id]!
+        let peer = node.peer
+        return "node \(id): \(node.up ? "up" : "DOWN") \(peer.state) \(peer.phase.rawValue) leader \(peer.leaderId.map(String.init) ?? "-") "
+            + "epochs \(node.acceptedEpoch)/\(node.currentEpoch) logged 0x\(String(peer.lastLoggedZxid, radix: 16)) "
+            + "committed 0x\(String(peer.committedZxid, radix: 16)) digest \(String(node.tree.digest, radix: 16))"
+    }
+}
