@@ -156,16 +156,16 @@ extension Peer {
         maybeFinishSync(now: now)
     }
 
-    /// DIFF when the learner's last zxid is on our history, TRUNC (then DIFF) when it went
-    /// past it or off it within our log, SNAP when it is older than our log.
+    /// Syncs a learner from the last point it shares with our committed history: DIFF when
+    /// that is its last zxid, TRUNC back to it when the learner holds more (txns we have not
+    /// committed yet, which it gets again as proposals, or txns we never had), SNAP when its
+    /// log is older than ours or a TRUNC would cross an epoch it never shared with us.
     mutating func syncLearner(_ id: ServerID, lastZxid: Zxid) {
         guard case .leading(var leader) = role, let epoch = leader.newEpoch else { return }
-        if lastZxid == lastLoggedZxid {
-            actions.append(send(.diff(zxid: lastLoggedZxid), to: id))
-            sendHistory(after: lastZxid, to: id)
-        } else if lastZxid >= baseZxid, let common = commonPoint(lastZxid) {
-            actions.append(send(common == lastZxid ? .diff(zxid: lastLoggedZxid) : .trunc(zxid: common), to: id))
-            sendHistory(after: common, to: id)
+        if lastZxid >= baseZxid, let common = commonPoint(lastZxid) {
+            let from = min(common, committedZxid)
+            actions.append(send(from == lastZxid ? .diff(zxid: committedZxid) : .trunc(zxid: from), to: id))
+            sendHistory(after: from, to: id)
         } else {
             leader.learners[id]?.stage = .awaitingSnapshot
             role = .leading(leader)
@@ -177,10 +177,9 @@ extension Peer {
         actions.append(send(.newLeader(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: id))
     }
 
-    /// The greatest zxid we hold that is ≤ `zxid`, or nil if the learner is ahead in a way a
-    /// TRUNC may not repair (it would cross into an epoch we never saw).
+    /// The greatest zxid we hold that is ≤ `zxid`, or nil when the learner went past it into
+    /// an epoch we did not see that far (a TRUNC may not cross an epoch boundary).
     func commonPoint(_ zxid: Zxid) -> Zxid? {
-        if zxid >= lastLoggedZxid { return lastLoggedZxid }
         var common = baseZxid
         for txn in log {
             if txn.zxid > zxid { break }

@@ -47,12 +47,16 @@ extension Peer {
         case .trunc(let zxid):
             guard zxid >= committedZxid || zxid >= baseZxid else { return startLooking(now: now) }
             while let last = log.last, last.zxid > zxid { log.removeLast() }
+            learner.unacked.removeAll { $0 > zxid }
+            role = .learning(learner)
             persistedZxid = min(persistedZxid, lastLoggedZxid)
             // The shell cuts its log and reloads the state machine from what remains.
             committedZxid = min(committedZxid, lastLoggedZxid)
             actions.append(.truncateLog(to: zxid))
         case .snap(let zxid, let snapshot):
             log.removeAll()
+            learner.unacked.removeAll()
+            role = .learning(learner)
             baseZxid = zxid
             persistedZxid = zxid
             committedZxid = zxid
@@ -91,7 +95,7 @@ extension Peer {
         }
         log.append(txn)
         actions.append(.persistTxns([txn]))
-        if learner.phase == .broadcast && !configuration.isObserver {
+        if !configuration.isObserver {
             learner.unacked.append(txn.zxid)
             role = .learning(learner)
         }
@@ -103,9 +107,6 @@ extension Peer {
 
     mutating func learnerPersisted(now: Int64) {
         guard case .learning(var learner) = role else { return }
-        let durable = learner.unacked.prefix { $0 <= persistedZxid }
-        learner.unacked.removeFirst(durable.count)
-        for zxid in durable { actions.append(send(.ack(zxid: zxid), to: learner.leader)) }
         // ACK NEWLEADER only once everything received during sync is on disk, and only after
         // the new epoch is current (ZooKeeper 3.9.3+'s order).
         if learner.newLeaderPending, persistedZxid >= lastLoggedZxid, let epoch = learner.newEpoch {
@@ -116,6 +117,14 @@ extension Peer {
             }
             // Observers acknowledge NEWLEADER too; they never acknowledge proposals.
             actions.append(send(.ack(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: learner.leader))
+        }
+        // Proposals are acknowledged once durable, but only under the new epoch: an ACK from a
+        // member whose currentEpoch is older could count towards a commit that a later
+        // election, ranking that member by its old epoch, would not preserve.
+        if let epoch = learner.newEpoch, currentEpoch == epoch, !learner.newLeaderPending {
+            let durable = learner.unacked.prefix { $0 <= persistedZxid }
+            learner.unacked.removeFirst(durable.count)
+            for zxid in durable { actions.append(send(.ack(zxid: zxid), to: learner.leader)) }
         }
         role = .learning(learner)
     }

@@ -117,15 +117,17 @@ extension Simulation {
             case .persistCurrentEpoch(let epoch):
                 nodes[id]!.currentEpoch = epoch
             case .truncateLog(let zxid):
-                let lost = acknowledged.keys.filter { $0 > zxid && $0 <= (lastApplied[id] ?? 0) }
-                if let first = lost.min() {
-                    violation = "TRUNC to 0x\(String(zxid, radix: 16)) on node \(id) removes acknowledged txn 0x\(String(first, radix: 16))"
-                    return
-                }
                 nodes[id]!.durableLog.removeAll { $0.zxid > zxid }
                 nodes[id]!.unsynced.removeAll { $0.zxid > zxid }
                 nodes[id]!.reload()
                 lastApplied[id] = nodes[id]!.tree.lastProcessedZxid
+                // A TRUNC may take back txns the leader is still committing (it sends them
+                // again), but never one that is then left on fewer than a quorum of disks.
+                let cut = acknowledged.keys.filter { $0 > zxid }.sorted()
+                if let lost = cut.first(where: { !isDurableOnQuorum($0) }) {
+                    violation = "after TRUNC to 0x\(String(zxid, radix: 16)) on node \(id), acknowledged txn 0x\(String(lost, radix: 16)) is on fewer than a quorum of disks"
+                    return
+                }
             case .installSnapshot(let zxid, let snapshot):
                 nodes[id]!.baseTree = snapshot.tree
                 nodes[id]!.tree = snapshot.tree
@@ -174,6 +176,15 @@ extension Simulation {
             return
         }
         digestAt[txn.zxid] = digest
+    }
+
+    /// A voter holds `zxid` on disk: in its log, or under its snapshot.
+    func isDurableOnQuorum(_ zxid: Zxid) -> Bool {
+        let holders = quorum.voters.filter { id in
+            let node = nodes[id]!
+            return node.baseTree.lastProcessedZxid >= zxid || node.durableLog.contains { $0.zxid == zxid }
+        }
+        return quorum.isQuorum(holders)
     }
 
     mutating func heal() {
