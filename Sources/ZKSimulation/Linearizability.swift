@@ -15,6 +15,8 @@ public struct HistoryOperation: Hashable, Sendable {
         case nodeExists
         case noNode
         case value(Int)
+        /// Refused for another reason (bad arguments, no permission): nothing changed.
+        case failed
         /// The client never learned the result.
         case unknown
     }
@@ -56,6 +58,7 @@ public enum LinearizabilityChecker {
     /// The sequential specification: may `operation` happen in `state`, and what follows.
     static func step(_ state: NodeState, _ operation: HistoryOperation) -> NodeState? {
         let outcome = operation.outcome
+        if outcome == .failed { return state }
         switch (operation.kind, state) {
         case (.create(let value), .absent):
             return outcome == .ok || outcome == .unknown ? .present(value) : nil

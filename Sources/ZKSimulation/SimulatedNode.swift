@@ -16,6 +16,8 @@ struct SimulatedNode {
     // Volatile.
     var unsynced: [Txn] = []
     var tree = DataTree()
+    /// The leader's view of its not yet applied proposals, for preparing client writes.
+    var pending = PendingChanges()
     /// Bumped by crashes, truncations and snapshots, so stale fsync completions are ignored.
     var diskGeneration = 0
 

@@ -30,6 +30,7 @@ extension Simulation {
             if let victim = up.randomElement(using: &random) {
                 trace.add("\(now) crash \(victim)")
                 nodes[victim]!.crash()
+                abandonClients(of: victim)
                 for other in quorum.members.sorted() where other != victim { breakLink(victim, other) }
                 queue.push(.restart(victim), at: now + Int64.random(in: 200...5_000, using: &random))
             }
@@ -83,16 +84,54 @@ extension Simulation {
         queue.push(.connectionLost(at: b, peer: a), at: now + 1)
     }
 
+    /// An idle client sends a write to the serving leader, which prepares it against its tree
+    /// and pending changes as the replica does (failures become error txns) and proposes it.
     mutating func proposeOne() {
         guard let leader = nodes.keys.sorted().first(where: { nodes[$0]!.up && nodes[$0]!.peer.nextZxid != nil }),
-            let zxid = nodes[leader]!.peer.nextZxid
+            let zxid = nodes[leader]!.peer.nextZxid,
+            let client = clients.indices.filter({ clients[$0] == nil }).randomElement(using: &random)
         else { return }
-        let path = "/n\(String(zxid, radix: 16))"
-        let txn = Txn(
-            header: TxnHeader(clientId: 0, cxid: 0, zxid: zxid, time: now, type: OpCode.create.rawValue),
-            body: .create(path: path, data: Array(path.utf8), acl: ACL.openACLUnsafe, ephemeral: false, parentCVersion: -1))
-        trace.add("\(now) propose \(leader) \(zxid)")
+        let path = Self.paths.randomElement(using: &random)!
+        let value = Int.random(in: 0..<1000, using: &random)
+        let data = Array(String(value).utf8)
+        let (op, kind): (WriteOp, HistoryOperation.Kind)
+        switch Int.random(in: 0..<3, using: &random) {
+        case 0: (op, kind) = (.create(opCode: .create, path: path, data: data, acl: ACL.openACLUnsafe, flags: 0, ttl: -1), .create(value: value))
+        case 1: (op, kind) = (.setData(path: path, data: data, version: -1), .setData(value: value))
+        default: (op, kind) = (.delete(path: path, version: -1), .delete)
+        }
+        let context = PrepareContext(sessionId: 0, ids: [], extendedTypesEnabled: false)
+        let body = nodes[leader]!.pending.prepare(op, tree: nodes[leader]!.tree, context: context, zxid: zxid)
+        let type: Int32
+        if case .error = body { type = OpCode.error.rawValue } else { type = body.type.rawValue }
+        let txn = Txn(header: TxnHeader(clientId: Int64(client + 1), cxid: 0, zxid: zxid, time: now, type: type), body: body)
+        history.append(HistoryOperation(path: path, kind: kind, outcome: .unknown, callTime: now, returnTime: nil))
+        clients[client] = PendingClientOperation(leader: leader, zxid: zxid, historyIndex: history.count - 1)
+        trace.add("\(now) propose \(leader) \(zxid) client \(client)")
         carryOut(nodes[leader]!.peer.propose(txn, now: now), at: leader)
+    }
+
+    /// The leader that took a client's write applied it: the client gets its answer.
+    mutating func answerClient(_ txn: Txn, at id: ServerID) {
+        guard let client = clients.firstIndex(where: { $0?.leader == id && $0?.zxid == txn.zxid }),
+            let pending = clients[client]
+        else { return }
+        let outcome: HistoryOperation.Outcome
+        switch txn.body {
+        case .error(.nodeExists): outcome = .nodeExists
+        case .error(.noNode): outcome = .noNode
+        case .error: outcome = .failed
+        default: outcome = .ok
+        }
+        history[pending.historyIndex].outcome = outcome
+        history[pending.historyIndex].returnTime = now
+        clients[client] = nil
+    }
+
+    /// A leader that stops leading (or crashes) leaves its clients without an answer: their
+    /// writes may or may not commit later, and the clients move on.
+    mutating func abandonClients(of id: ServerID) {
+        for client in clients.indices where clients[client]?.leader == id { clients[client] = nil }
     }
 
     mutating func carryOut(_ actions: [PeerAction], at id: ServerID) {
@@ -142,8 +181,12 @@ extension Simulation {
                     at: id)
             case .apply(let txn):
                 applied(txn, at: id)
+                nodes[id]!.pending.removeApplied(upTo: txn.zxid)
+                if nodes[id]!.peer.state == .leading { answerClient(txn, at: id) }
             case .roleChanged(let state, _, let epoch):
                 trace.add("\(now) role \(id) \(state)")
+                abandonClients(of: id)
+                nodes[id]!.pending = PendingChanges()
                 if state == .leading && nodes[id]!.peer.phase == .broadcast {
                     if let other = leaderOfEpoch[epoch], other != id {
                         violation = "two established leaders in epoch \(epoch): \(other) and \(id)"
@@ -208,11 +251,14 @@ extension Simulation {
             violation = "members did not converge: zxids \(zxids.sorted().map { String($0, radix: 16) }), \(digests.count) digests"
             return
         }
-        for id in members {
-            if let lost = acknowledged.keys.sorted().first(where: { nodes[id]!.tree.node("/n\(String($0, radix: 16))") == nil }) {
-                violation = "acknowledged txn 0x\(String(lost, radix: 16)) is missing on node \(id)"
-                return
-            }
+        // Every path is read at the end; with that, the client history must be linearizable.
+        let tree = nodes[members[0]]!.tree
+        for path in Self.paths {
+            let value = tree.node(path).flatMap { $0.data }.flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+            history.append(HistoryOperation(path: path, kind: .read, outcome: value.map { .value($0) } ?? .noNode, callTime: now + 1, returnTime: now + 2))
+        }
+        if let problem = LinearizabilityChecker.firstViolation(history) {
+            violation = problem
         }
     }
 }

@@ -47,6 +47,9 @@ public struct SimulationResult: Sendable {
     public var violation: String?
     public var traceHash: UInt64
     public var committedTxns: Int
+    /// Client writes with a known answer, and all client writes recorded.
+    public var clientAnswers: Int
+    public var clientOperations: Int
     public var events: Int
     public var nodeStatus: [String]
     public var simulatedMs: Int64
@@ -97,6 +100,9 @@ public struct Simulation {
     var digestAt: [Zxid: UInt64] = [:]
     var diskBusyUntil: [ServerID: Int64] = [:]
     var violation: String?
+    // Client workload: one operation at a time per client, on a few shared paths.
+    var clients: [PendingClientOperation?] = Array(repeating: nil, count: Simulation.clientCount)
+    var history: [HistoryOperation] = []
 
     public init(_ setup: SimulationSetup) {
         self.setup = setup
@@ -112,6 +118,16 @@ public struct Simulation {
         queue.push(.partition, at: setup.partitionEveryMs)
         queue.push(.reset, at: setup.resetEveryMs)
         queue.push(.propose, at: 100)
+    }
+
+    static let clientCount = 4
+    static let paths = ["/k0", "/k1", "/k2"]
+
+    /// A client's write in flight: proposed by `leader` as `zxid`, recorded at `historyIndex`.
+    struct PendingClientOperation {
+        var leader: ServerID
+        var zxid: Zxid
+        var historyIndex: Int
     }
 
     func configuration(for id: ServerID) -> PeerConfiguration {
@@ -134,7 +150,8 @@ public struct Simulation {
         }
         if violation == nil { checkLiveness() }
         return SimulationResult(
-            setup: setup, violation: violation, traceHash: trace.value, committedTxns: acknowledged.count, events: events,
+            setup: setup, violation: violation, traceHash: trace.value, committedTxns: acknowledged.count,
+            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events,
             nodeStatus: nodes.keys.sorted().map(status), simulatedMs: now)
     }
 

@@ -73,7 +73,9 @@ struct Sim: ParsableCommand {
         if let violation = result.violation {
             print("VIOLATION: \(violation)")
         } else {
-            print("ok: \(result.committedTxns) txns acknowledged, \(result.events) events, \(result.simulatedMs / 1000) s simulated")
+            print(
+                "ok: \(result.committedTxns) txns committed, \(result.clientAnswers) of \(result.clientOperations) client operations answered "
+                    + "and linearizable, \(result.events) events, \(result.simulatedMs / 1000) s simulated")
         }
         for line in result.nodeStatus { print("  \(line)") }
         print(String(format: "trace hash %016llx", result.traceHash))
