@@ -83,6 +83,12 @@ extension Peer {
             answerLookingPeer(message, from: sender)
         case .learnerInfo(let theirAcceptedEpoch, let observer):
             guard observer == configuration.quorum.observers.contains(sender) else { return }
+            // A voter that promised a later epoch (to a leader that then failed) could never
+            // join this one. ZooKeeper leaves it out until the next election; we hold that
+            // election now, so every healthy member gets back in.
+            if let epoch = leader.newEpoch, !observer, theirAcceptedEpoch > epoch {
+                return startLooking(now: now)
+            }
             // Learners repeat FOLLOWERINFO until LEADERINFO arrives: a repeat on the same
             // connection changes nothing once discovery with that learner has moved on.
             if let known = leader.learners[sender] {
@@ -162,6 +168,9 @@ extension Peer {
     /// log is older than ours or a TRUNC would cross an epoch it never shared with us.
     mutating func syncLearner(_ id: ServerID, lastZxid: Zxid) {
         guard case .leading(var leader) = role, let epoch = leader.newEpoch else { return }
+        // ACKs from the learner's previous connection no longer count: a TRUNC may take those
+        // txns away, and it acknowledges them again once it has them back.
+        for zxid in leader.proposalAcks.keys { leader.proposalAcks[zxid]?.remove(id) }
         if lastZxid >= baseZxid, let common = commonPoint(lastZxid) {
             let from = min(common, committedZxid)
             actions.append(send(from == lastZxid ? .diff(zxid: committedZxid) : .trunc(zxid: from), to: id))

@@ -135,6 +135,7 @@ public struct Peer: Sendable {
         case .looking: break
         case .leading(var leader):
             leader.learners[peer] = nil
+            for zxid in leader.proposalAcks.keys { leader.proposalAcks[zxid]?.remove(peer) }
             role = .leading(leader)
         case .learning(let learner):
             if learner.leader == peer { startLooking(now: now) }
@@ -178,6 +179,13 @@ public struct Peer: Sendable {
         // leading: what was logged counts as applied, and a later TRUNC takes back what the
         // new leader does not have.
         for txn in log where txn.zxid > committedZxid { commit(txn) }
+        switch role {
+        case .looking: break
+        case .leading(let leader):
+            for id in leader.learners.keys.sorted() { actions.append(.closeConnection(to: id)) }
+        case .learning(let learner):
+            actions.append(.closeConnection(to: learner.leader))
+        }
         let election = FastLeaderElection(
             me: me, configuration: configuration.quorum, lastZxid: lastLoggedZxid, currentEpoch: currentEpoch, previousRound: lastRound)
         lastRound = election.round

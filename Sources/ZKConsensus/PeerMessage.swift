@@ -84,6 +84,9 @@ public enum PeerAction: Sendable {
     case takeSnapshotForLearner(ServerID)
     /// Apply this committed txn to the state machine (in zxid order).
     case apply(Txn)
+    /// Close the quorum connection to this peer (a learner giving up on its leader, a leader
+    /// stepping down); the other side sees it as `connectionLost`.
+    case closeConnection(to: ServerID)
     /// The peer's role changed; the shell may start or stop serving clients.
     case roleChanged(ServerState, leader: ServerID?, epoch: Int64)
 }

@@ -7,6 +7,9 @@ import ZKModel
 struct SimulatedNode {
     let id: ServerID
     var peer: Peer
+    /// The node's clock is `offset + now × rate / 1000`.
+    var clockOffsetMs: Int64 = 0
+    var clockRatePerMille: Int64 = 1000
     var up = true
     // Durable.
     var acceptedEpoch: Int64 = 0

@@ -8,22 +8,23 @@ extension Simulation {
         case .deliver(let from, let to, let message, let link):
             guard link == linkIncarnation[[from, to], default: 0], nodes[to]!.up else { return }
             trace.add("\(now) deliver \(from)->\(to) \(message.packetType)")
-            carryOut(nodes[to]!.peer.receive(message, from: from, now: now), at: to)
+            carryOut(nodes[to]!.peer.receive(message, from: from, now: clock(to)), at: to)
         case .connectionLost(let at, let peer):
             guard nodes[at]!.up else { return }
             trace.add("\(now) lost \(at)-\(peer)")
-            carryOut(nodes[at]!.peer.connectionLost(to: peer, now: now), at: at)
+            carryOut(nodes[at]!.peer.connectionLost(to: peer, now: clock(at)), at: at)
         case .synced(let id, let zxid, let generation):
             guard nodes[id]!.up, nodes[id]!.diskGeneration == generation else { return }
             trace.add("\(now) synced \(id) \(zxid)")
             let durable = nodes[id]!.unsynced.prefix { $0.zxid <= zxid }
             nodes[id]!.durableLog += durable
             nodes[id]!.unsynced.removeFirst(durable.count)
-            carryOut(nodes[id]!.peer.persisted(upTo: zxid, now: now), at: id)
+            carryOut(nodes[id]!.peer.persisted(upTo: zxid, now: clock(id)), at: id)
         case .tick(let id):
             guard nodes[id]!.up else { return }
-            carryOut(nodes[id]!.peer.tick(now: now), at: id)
-            queue.push(.tick(id), at: now + 50)
+            carryOut(nodes[id]!.peer.tick(now: clock(id)), at: id)
+            // 50 ms of the node's own clock, which runs a little fast or slow.
+            queue.push(.tick(id), at: now + 50_000 / nodes[id]!.clockRatePerMille)
         case .crash:
             guard !healed else { return }
             let up = nodes.keys.sorted().filter { nodes[$0]!.up }
@@ -38,7 +39,7 @@ extension Simulation {
         case .restart(let id):
             guard !nodes[id]!.up else { return }
             trace.add("\(now) restart \(id)")
-            nodes[id]!.restart(configuration: configuration(for: id), now: now)
+            nodes[id]!.restart(configuration: configuration(for: id), now: clock(id))
             lastApplied[id] = nodes[id]!.tree.lastProcessedZxid
             queue.push(.tick(id), at: now + 1)
         case .partition:
@@ -64,6 +65,15 @@ extension Simulation {
             trace.add("\(now) reset \(a)-\(b)")
             breakLink(a, b)
             queue.push(.reset, at: now + Int64.random(in: 1...(2 * setup.resetEveryMs), using: &random))
+        case .clog:
+            guard !healed else { return }
+            let members = quorum.members.sorted()
+            let a = members.randomElement(using: &random)!
+            let b = members.filter { $0 != a }.randomElement(using: &random)!
+            let until = now + Int64.random(in: 100...3_000, using: &random)
+            trace.add("\(now) clog \(a)->\(b) until \(until)")
+            cloggedUntil[[a, b]] = until
+            queue.push(.clog, at: now + Int64.random(in: 1...(2 * setup.clogEveryMs), using: &random))
         case .propose:
             proposeOne()
             // Proposals stop a while into the healed phase, so that everyone can catch up.
@@ -108,7 +118,7 @@ extension Simulation {
         history.append(HistoryOperation(path: path, kind: kind, outcome: .unknown, callTime: now, returnTime: nil))
         clients[client] = PendingClientOperation(leader: leader, zxid: zxid, historyIndex: history.count - 1)
         trace.add("\(now) propose \(leader) \(zxid) client \(client)")
-        carryOut(nodes[leader]!.peer.propose(txn, now: now), at: leader)
+        carryOut(nodes[leader]!.peer.propose(txn, now: clock(leader)), at: leader)
     }
 
     /// The leader that took a client's write applied it: the client gets its answer.
@@ -141,7 +151,9 @@ extension Simulation {
             case .send(let to, let message):
                 let link = [id, to]
                 guard !blocked.contains(link) else { continue }
-                let delay = Int64.random(in: 1...setup.messageDelayMaxMs, using: &random)
+                var delay = Int64.random(in: 1...setup.messageDelayMaxMs, using: &random)
+                // A clogged link delivers late but in order, like a congested TCP connection.
+                if cloggedUntil[link, default: 0] > now { delay += Int64.random(in: 100...1_000, using: &random) }
                 let arrival = max(now + delay, linkBusyUntil[link, default: 0])
                 linkBusyUntil[link] = arrival
                 queue.push(.deliver(from: id, to: to, message, link: linkIncarnation[link, default: 0]), at: arrival)
@@ -177,8 +189,10 @@ extension Simulation {
             case .takeSnapshotForLearner(let learner):
                 let tree = nodes[id]!.tree
                 carryOut(
-                    nodes[id]!.peer.snapshotReady(for: learner, zxid: tree.lastProcessedZxid, snapshot: SyncSnapshot(tree: tree, sessions: [:]), now: now),
+                    nodes[id]!.peer.snapshotReady(for: learner, zxid: tree.lastProcessedZxid, snapshot: SyncSnapshot(tree: tree, sessions: [:]), now: clock(id)),
                     at: id)
+            case .closeConnection(let peer):
+                breakLink(id, peer)
             case .apply(let txn):
                 applied(txn, at: id)
                 nodes[id]!.pending.removeApplied(upTo: txn.zxid)
@@ -230,9 +244,16 @@ extension Simulation {
         return quorum.isQuorum(holders)
     }
 
+    /// A node's own clock: offset and running a little fast or slow, as real clocks do.
+    func clock(_ id: ServerID) -> Int64 {
+        let node = nodes[id]!
+        return node.clockOffsetMs + now * node.clockRatePerMille / 1000
+    }
+
     mutating func heal() {
         healed = true
         blocked = []
+        cloggedUntil = [:]
         trace.add("\(now) heal all")
         for id in nodes.keys.sorted() where !nodes[id]!.up { handle(.restart(id)) }
     }

@@ -14,6 +14,7 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     public var crashEveryMs: Int64
     public var partitionEveryMs: Int64
     public var resetEveryMs: Int64
+    public var clogEveryMs: Int64
     public var proposeEveryMs: Int64
     public var injectedBug: InjectedBug?
 
@@ -29,6 +30,7 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
         crashEveryMs = [1_500, 4_000, 10_000].randomElement(using: &random)!
         partitionEveryMs = [2_000, 6_000, 20_000].randomElement(using: &random)!
         resetEveryMs = [1_000, 5_000].randomElement(using: &random)!
+        clogEveryMs = [1_000, 4_000, 15_000].randomElement(using: &random)!
         proposeEveryMs = [5, 20, 50].randomElement(using: &random)!
         self.injectedBug = injectedBug
     }
@@ -36,7 +38,7 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     public var description: String {
         "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s; "
             + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
-            + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, proposal every ~\(proposeEveryMs) ms"
+            + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, proposal every ~\(proposeEveryMs) ms"
             + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
     }
 }
@@ -75,6 +77,7 @@ public struct Simulation {
         case partition
         case heal
         case reset
+        case clog
         case propose
     }
 
@@ -89,6 +92,7 @@ public struct Simulation {
     /// incarnation (a reset starts a new one and drops what was in flight).
     var linkBusyUntil: [[ServerID]: Int64] = [:]
     var linkIncarnation: [[ServerID]: Int] = [:]
+    var cloggedUntil: [[ServerID]: Int64] = [:]
     var trace = TraceHash()
     var events = 0
     var healed = false
@@ -112,11 +116,14 @@ public struct Simulation {
         quorum = QuorumConfiguration(voters: voters, observers: observers)
         for id in quorum.members.sorted() {
             nodes[id] = SimulatedNode(id: id, configuration: configuration(for: id), now: 0)
+            nodes[id]!.clockOffsetMs = Int64.random(in: 0...100_000, using: &random)
+            nodes[id]!.clockRatePerMille = Int64.random(in: 950...1050, using: &random)
             queue.push(.tick(id), at: Int64.random(in: 0..<50, using: &random))
         }
         queue.push(.crash, at: setup.crashEveryMs)
         queue.push(.partition, at: setup.partitionEveryMs)
         queue.push(.reset, at: setup.resetEveryMs)
+        queue.push(.clog, at: setup.clogEveryMs)
         queue.push(.propose, at: 100)
     }
 

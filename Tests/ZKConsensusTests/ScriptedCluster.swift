@@ -78,6 +78,9 @@ struct ScriptedCluster {
                 let zxid = peers[id]!.committedZxid
                 run(id, peers[id]!.snapshotReady(for: learner, zxid: zxid, snapshot: SyncSnapshot(tree: DataTree(), sessions: [:]), now: now))
             case .apply(let txn): applied[id, default: []].append(txn.zxid)
+            case .closeConnection(let peer):
+                outbox.removeAll { ($0.from == id && $0.to == peer) || ($0.from == peer && $0.to == id) }
+                if !down.contains(peer) { run(peer, peers[peer]!.connectionLost(to: id, now: now)) }
             case .roleChanged: break
             }
         }
