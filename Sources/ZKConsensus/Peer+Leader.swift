@@ -28,7 +28,6 @@ public struct LearnerProgress: Sendable {
 }
 
 public struct LeaderState: Sendable {
-    public var vote: Vote
     public var phase: ZabPhase = .discovery
     /// Epochs learners had accepted (voters only), ours included.
     var acceptedEpochs: [ServerID: Int64]
@@ -43,9 +42,9 @@ public struct LeaderState: Sendable {
 }
 
 extension Peer {
-    mutating func becomeLeader(vote: Vote, now: Int64) {
+    mutating func becomeLeader(now: Int64) {
         let state = LeaderState(
-            vote: vote, acceptedEpochs: [me: acceptedEpoch],
+            acceptedEpochs: [me: acceptedEpoch],
             deadlineMs: now + configuration.initLimit * configuration.tickTimeMs, nextPingMs: now)
         role = .leading(state)
         actions.append(.roleChanged(.leading, leader: me, epoch: currentEpoch))
@@ -137,7 +136,6 @@ extension Peer {
         else { return }
         let epoch = (leader.acceptedEpochs.values.max() ?? acceptedEpoch) + 1
         leader.newEpoch = epoch
-        leader.vote.peerEpoch = epoch
         acceptedEpoch = epoch
         role = .leading(leader)
         actions.append(.persistAcceptedEpoch(epoch))

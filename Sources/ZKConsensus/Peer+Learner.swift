@@ -2,7 +2,6 @@ import ZKModel
 
 public struct LearnerState: Sendable {
     public var leader: ServerID
-    public var vote: Vote
     public var phase: ZabPhase = .discovery
     public internal(set) var newEpoch: Int64?
     var lastHeardMs: Int64
@@ -15,11 +14,11 @@ public struct LearnerState: Sendable {
 }
 
 extension Peer {
-    mutating func becomeLearner(vote: Vote, now: Int64) {
-        let state = LearnerState(leader: vote.leader, vote: vote, lastHeardMs: now, resendInfoAtMs: now + configuration.tickTimeMs)
+    mutating func becomeLearner(of leader: ServerID, now: Int64) {
+        let state = LearnerState(leader: leader, lastHeardMs: now, resendInfoAtMs: now + configuration.tickTimeMs)
         role = .learning(state)
-        actions.append(.roleChanged(self.state, leader: vote.leader, epoch: currentEpoch))
-        actions.append(send(.learnerInfo(acceptedEpoch: acceptedEpoch, observer: configuration.isObserver), to: vote.leader))
+        actions.append(.roleChanged(self.state, leader: leader, epoch: currentEpoch))
+        actions.append(send(.learnerInfo(acceptedEpoch: acceptedEpoch, observer: configuration.isObserver), to: leader))
     }
 
     mutating func learnerReceive(_ message: PeerMessage, from sender: ServerID, now: Int64) {
@@ -45,7 +44,8 @@ extension Peer {
         case .diff:
             break
         case .trunc(let zxid):
-            guard zxid >= committedZxid || zxid >= baseZxid else { return startLooking(now: now) }
+            // Below our snapshot only a SNAP could help; a leader never asks for that.
+            guard zxid >= baseZxid else { return startLooking(now: now) }
             while let last = log.last, last.zxid > zxid { log.removeLast() }
             learner.unacked.removeAll { $0 > zxid }
             role = .learning(learner)

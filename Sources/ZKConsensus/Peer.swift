@@ -236,9 +236,9 @@ public struct Peer: Sendable {
         lastRound = decision.round
         if decision.vote.leader == me {
             if configuration.isObserver { return startLooking(now: now) }
-            becomeLeader(vote: decision.vote, now: now)
+            becomeLeader(now: now)
         } else {
-            becomeLearner(vote: decision.vote, now: now)
+            becomeLearner(of: decision.vote.leader, now: now)
         }
     }
 
