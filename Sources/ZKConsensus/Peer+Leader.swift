@@ -18,6 +18,8 @@ public struct LearnerProgress: Sendable {
     public var observer: Bool
     public var stage: Stage
     public var lastHeardMs: Int64
+    /// The latest ping round this learner echoed.
+    public var pingEcho: Int64 = 0
 
     var receivesProposals: Bool {
         switch stage {
@@ -39,6 +41,8 @@ public struct LeaderState: Sendable {
     var proposalAcks: [Zxid: Set<ServerID>] = [:]
     var deadlineMs: Int64
     var nextPingMs: Int64
+    var pingRound: Int64 = 0
+    var pendingSyncs: [PendingLeaderSync] = []
 }
 
 extension Peer {
@@ -122,8 +126,15 @@ extension Peer {
             }
         case .ack(let zxid):
             leaderAck(zxid, from: sender, now: now)
-        case .ping:
-            break
+        case .ping(let round):
+            if let echoed = leader.learners[sender]?.pingEcho, round > echoed {
+                leader.learners[sender]?.pingEcho = round
+                role = .leading(leader)
+                completeLeaderSyncs()
+            }
+        case .syncRequest(let requestId):
+            guard leader.phase == .broadcast, leader.learners[sender]?.receivesProposals == true else { return }
+            leaderStartSync(origin: sender, requestId: requestId)
         default:
             break
         }
@@ -280,6 +291,7 @@ extension Peer {
                 actions.append(send(learner.observer ? .inform(next) : .commit(zxid: next.zxid), to: id))
             }
         }
+        completeLeaderSyncs()
     }
 
     mutating func commit(_ txn: Txn) {
@@ -301,7 +313,9 @@ extension Peer {
         if now >= leader.nextPingMs {
             leader.nextPingMs = now + configuration.tickTimeMs / 2
             role = .leading(leader)
-            for id in leader.learners.keys.sorted() { actions.append(send(.ping(zxid: lastLoggedZxid), to: id)) }
+            leader.pingRound += 1
+            role = .leading(leader)
+            for id in leader.learners.keys.sorted() { actions.append(send(.ping(zxid: leader.pingRound), to: id)) }
         }
     }
 }

@@ -9,8 +9,10 @@ public struct LearnerState: Sendable {
     var resendInfoAtMs: Int64
     /// NEWLEADER arrived; ACK once every txn received so far is durable.
     var newLeaderPending = false
-    /// Proposals waiting for their ACK until they are durable (broadcast only).
+    /// Proposals waiting for their ACK until they are durable.
     var unacked: [Zxid] = []
+    /// Client `sync`s forwarded to the leader: nil until its SYNC names the zxid to reach.
+    var pendingSyncs: [UInt64: Zxid?] = [:]
 }
 
 extension Peer {
@@ -80,6 +82,11 @@ extension Peer {
             actions.append(.roleChanged(state, leader: learner.leader, epoch: currentEpoch))
         case .ping(let zxid):
             actions.append(send(.ping(zxid: zxid), to: sender))
+        case .syncReply(let requestId, let zxid):
+            guard learner.pendingSyncs[requestId] != nil else { return }
+            learner.pendingSyncs[requestId] = zxid
+            role = .learning(learner)
+            completeLearnerSyncs()
         default:
             break
         }
@@ -103,6 +110,7 @@ extension Peer {
 
     mutating func learnerCommit(upTo zxid: Zxid) {
         for txn in log where txn.zxid > committedZxid && txn.zxid <= zxid { commit(txn) }
+        completeLearnerSyncs()
     }
 
     mutating func learnerPersisted(now: Int64) {

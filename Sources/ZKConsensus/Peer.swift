@@ -28,6 +28,8 @@ public struct PeerConfiguration: Sendable {
 public enum InjectedBug: String, Sendable, CaseIterable {
     /// The leader commits a proposal as soon as it logged it, without a quorum.
     case commitWithoutQuorum
+    /// A learner answers `sync` from its own state without asking the leader.
+    case syncWithoutLeader
 }
 
 /// What a member remembers across restarts: its epochs, and the txns in its log after the
@@ -178,6 +180,7 @@ public struct Peer: Sendable {
         // ZooKeeper fast-forwards its database over the whole log when it stops following or
         // leading: what was logged counts as applied, and a later TRUNC takes back what the
         // new leader does not have.
+        failPendingSyncs()
         for txn in log where txn.zxid > committedZxid { commit(txn) }
         switch role {
         case .looking: break

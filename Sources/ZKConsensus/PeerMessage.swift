@@ -42,8 +42,13 @@ public enum PeerMessage: Sendable {
     case ack(zxid: Zxid)
     /// 12 UPTODATE.
     case upToDate
-    /// 5 PING: the leader's last proposed zxid; learners echo it.
+    /// 5 PING: the leader numbers its ping rounds in the zxid field; learners echo it, which
+    /// is how a `sync` learns that a quorum still follows this leader.
     case ping(zxid: Zxid)
+    /// 1 REQUEST carrying a client's `sync`, from a learner to the leader.
+    case syncRequest(requestId: UInt64)
+    /// 7 SYNC: the learner may answer the `sync` once it has applied `zxid`.
+    case syncReply(requestId: UInt64, zxid: Zxid)
 
     /// ZooKeeper's packet type number (`Leader.*`), 0 for election notifications.
     public var packetType: Int32 {
@@ -62,6 +67,8 @@ public enum PeerMessage: Sendable {
         case .ack: return 3
         case .upToDate: return 12
         case .ping: return 5
+        case .syncRequest: return 1
+        case .syncReply: return 7
         }
     }
 }
@@ -87,6 +94,11 @@ public enum PeerAction: Sendable {
     /// Close the quorum connection to this peer (a learner giving up on its leader, a leader
     /// stepping down); the other side sees it as `connectionLost`.
     case closeConnection(to: ServerID)
+    /// A client's `sync` is done: this member has applied everything the leader had when it
+    /// got the request, and a quorum confirmed that leader afterwards.
+    case syncDone(requestId: UInt64, zxid: Zxid)
+    /// The `sync` cannot finish here (not serving, or the leader was lost): the client retries.
+    case syncFailed(requestId: UInt64)
     /// The peer's role changed; the shell may start or stop serving clients.
     case roleChanged(ServerState, leader: ServerID?, epoch: Int64)
 }

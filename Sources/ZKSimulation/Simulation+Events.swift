@@ -94,14 +94,26 @@ extension Simulation {
         queue.push(.connectionLost(at: b, peer: a), at: now + 1)
     }
 
-    /// An idle client sends a write to the serving leader, which prepares it against its tree
-    /// and pending changes as the replica does (failures become error txns) and proposes it.
+    /// An idle client either reads a path at any serving member after a `sync` there, or
+    /// sends a write to the serving leader, which prepares it against its tree and pending
+    /// changes as the replica does (failures become error txns) and proposes it.
     mutating func proposeOne() {
-        guard let leader = nodes.keys.sorted().first(where: { nodes[$0]!.up && nodes[$0]!.peer.nextZxid != nil }),
-            let zxid = nodes[leader]!.peer.nextZxid,
-            let client = clients.indices.filter({ clients[$0] == nil }).randomElement(using: &random)
-        else { return }
+        guard let client = clients.indices.filter({ clients[$0] == nil }).randomElement(using: &random) else { return }
         let path = Self.paths.randomElement(using: &random)!
+        if Int.random(in: 0..<4, using: &random) == 0 {
+            let serving = nodes.keys.sorted().filter { nodes[$0]!.up && nodes[$0]!.peer.phase == .broadcast }
+            guard let server = serving.randomElement(using: &random) else { return }
+            let requestId = nextSyncRequest
+            nextSyncRequest += 1
+            history.append(HistoryOperation(path: path, kind: .read, outcome: .unknown, callTime: now, returnTime: nil))
+            clients[client] = PendingClientOperation(server: server, zxid: nil, requestId: requestId, path: path, historyIndex: history.count - 1)
+            trace.add("\(now) sync \(server) client \(client)")
+            carryOut(nodes[server]!.peer.sync(requestId, now: clock(server)), at: server)
+            return
+        }
+        guard let leader = nodes.keys.sorted().first(where: { nodes[$0]!.up && nodes[$0]!.peer.nextZxid != nil }),
+            let zxid = nodes[leader]!.peer.nextZxid
+        else { return }
         let value = Int.random(in: 0..<1000, using: &random)
         let data = Array(String(value).utf8)
         let (op, kind): (WriteOp, HistoryOperation.Kind)
@@ -116,14 +128,14 @@ extension Simulation {
         if case .error = body { type = OpCode.error.rawValue } else { type = body.type.rawValue }
         let txn = Txn(header: TxnHeader(clientId: Int64(client + 1), cxid: 0, zxid: zxid, time: now, type: type), body: body)
         history.append(HistoryOperation(path: path, kind: kind, outcome: .unknown, callTime: now, returnTime: nil))
-        clients[client] = PendingClientOperation(leader: leader, zxid: zxid, historyIndex: history.count - 1)
+        clients[client] = PendingClientOperation(server: leader, zxid: zxid, requestId: nil, path: path, historyIndex: history.count - 1)
         trace.add("\(now) propose \(leader) \(zxid) client \(client)")
         carryOut(nodes[leader]!.peer.propose(txn, now: clock(leader)), at: leader)
     }
 
     /// The leader that took a client's write applied it: the client gets its answer.
     mutating func answerClient(_ txn: Txn, at id: ServerID) {
-        guard let client = clients.firstIndex(where: { $0?.leader == id && $0?.zxid == txn.zxid }),
+        guard let client = clients.firstIndex(where: { $0?.server == id && $0?.zxid == txn.zxid }),
             let pending = clients[client]
         else { return }
         let outcome: HistoryOperation.Outcome
@@ -138,10 +150,21 @@ extension Simulation {
         clients[client] = nil
     }
 
-    /// A leader that stops leading (or crashes) leaves its clients without an answer: their
+    /// A `sync` finished at `id`: the client reads its path there.
+    mutating func answerRead(_ requestId: UInt64, at id: ServerID) {
+        guard let client = clients.firstIndex(where: { $0?.server == id && $0?.requestId == requestId }),
+            let pending = clients[client]
+        else { return }
+        let value = nodes[id]!.tree.node(pending.path).flatMap { $0.data }.flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+        history[pending.historyIndex].outcome = value.map { .value($0) } ?? .noNode
+        history[pending.historyIndex].returnTime = now
+        clients[client] = nil
+    }
+
+    /// A member that stops serving (or crashes) leaves its clients without an answer: their
     /// writes may or may not commit later, and the clients move on.
     mutating func abandonClients(of id: ServerID) {
-        for client in clients.indices where clients[client]?.leader == id { clients[client] = nil }
+        for client in clients.indices where clients[client]?.server == id { clients[client] = nil }
     }
 
     mutating func carryOut(_ actions: [PeerAction], at id: ServerID) {
@@ -193,6 +216,10 @@ extension Simulation {
                     at: id)
             case .closeConnection(let peer):
                 breakLink(id, peer)
+            case .syncDone(let requestId, _):
+                answerRead(requestId, at: id)
+            case .syncFailed(let requestId):
+                if let client = clients.firstIndex(where: { $0?.requestId == requestId }) { clients[client] = nil }
             case .apply(let txn):
                 applied(txn, at: id)
                 nodes[id]!.pending.removeApplied(upTo: txn.zxid)

@@ -107,6 +107,7 @@ public struct Simulation {
     // Client workload: one operation at a time per client, on a few shared paths.
     var clients: [PendingClientOperation?] = Array(repeating: nil, count: Simulation.clientCount)
     var history: [HistoryOperation] = []
+    var nextSyncRequest: UInt64 = 1
 
     public init(_ setup: SimulationSetup) {
         self.setup = setup
@@ -130,10 +131,13 @@ public struct Simulation {
     static let clientCount = 4
     static let paths = ["/k0", "/k1", "/k2"]
 
-    /// A client's write in flight: proposed by `leader` as `zxid`, recorded at `historyIndex`.
+    /// A client's operation in flight at member `server`: a write proposed as `zxid`, or a
+    /// read waiting for its `sync` (`requestId`); recorded at `historyIndex`.
     struct PendingClientOperation {
-        var leader: ServerID
-        var zxid: Zxid
+        var server: ServerID
+        var zxid: Zxid?
+        var requestId: UInt64?
+        var path: String
         var historyIndex: Int
     }
 

@@ -145,4 +145,33 @@ import ZKModel
             #expect(!cluster.applied[id]!.contains(orphan), "server \(id)")
         }
     }
+
+    /// `sync` at the leader and at a follower finishes while the ensemble is healthy. A leader
+    /// cut off with a minority never answers one (no quorum echoes its ping round), and its
+    /// pending syncs fail once it steps down, so a read after `sync` is never stale.
+    @Test func staleLeaderNeverAnswersSync() {
+        var cluster = ScriptedCluster(voters: [1, 2, 3, 4, 5])
+        cluster.settle()
+        #expect(cluster.leader == 5)
+        cluster.sync(at: 5, requestId: 1)
+        cluster.sync(at: 2, requestId: 2)
+        cluster.settle(ms: 300)
+        #expect(cluster.syncs[1] == .done(at: 5))
+        #expect(cluster.syncs[2] == .done(at: 2))
+        for a: ServerID in [5, 4] { for b: ServerID in [1, 2, 3] { cluster.blocked.insert([a, b]); cluster.blocked.insert([b, a]) } }
+        cluster.sync(at: 5, requestId: 3)
+        cluster.sync(at: 4, requestId: 4)
+        cluster.settle(ms: 300)
+        #expect(cluster.syncs[3] == nil)
+        #expect(cluster.syncs[4] == nil)
+        cluster.settle(ms: 5_000)
+        #expect(cluster.syncs[3] == .failed(at: 5))
+        #expect(cluster.syncs[4] == .failed(at: 4))
+        // Meanwhile the majority serves syncs under its own leader.
+        let leader = try! #require(cluster.leader)
+        #expect([1, 2, 3].contains(leader))
+        cluster.sync(at: 1, requestId: 5)
+        cluster.settle(ms: 300)
+        #expect(cluster.syncs[5] == .done(at: 1))
+    }
 }

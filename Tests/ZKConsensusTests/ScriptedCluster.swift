@@ -21,6 +21,8 @@ struct ScriptedCluster {
     var down: Set<ServerID> = []
     var blocked: Set<[ServerID]> = []
     var now: Int64 = 0
+    enum SyncResult: Equatable { case done(at: ServerID), failed(at: ServerID) }
+    var syncs: [UInt64: SyncResult] = [:]
 
     init(voters: Set<ServerID>, logs: [ServerID: Disk] = [:]) {
         quorum = QuorumConfiguration(voters: voters)
@@ -82,6 +84,8 @@ struct ScriptedCluster {
                 outbox.removeAll { ($0.from == id && $0.to == peer) || ($0.from == peer && $0.to == id) }
                 if !down.contains(peer) { run(peer, peers[peer]!.connectionLost(to: id, now: now)) }
             case .roleChanged: break
+            case .syncDone(let requestId, _): syncs[requestId] = .done(at: id)
+            case .syncFailed(let requestId): syncs[requestId] = .failed(at: id)
             }
         }
     }
@@ -131,6 +135,12 @@ struct ScriptedCluster {
             body: .create(path: "/n\(zxid)", data: [], acl: ACL.openACLUnsafe, ephemeral: false, parentCVersion: -1))
         run(leader, peers[leader]!.propose(txn, now: now))
         return zxid
+    }
+
+    /// A client asks member `id` to `sync`; the result lands in `syncs`.
+    mutating func sync(at id: ServerID, requestId: UInt64) {
+        let actions = peers[id]!.sync(requestId, now: now)
+        run(id, actions)
     }
 
     static func txn(_ zxid: Zxid) -> Txn {

@@ -36,6 +36,16 @@ import ZKModel
         }
         #expect(caught)
     }
+
+    /// Reads after `sync` are checked too: a learner that answers `sync` from its own state
+    /// serves stale reads, and the linearizability checker must say so.
+    @Test func staleSyncIsCaught() {
+        let caught = (1...5).contains { seed in
+            var simulation = Simulation(SimulationSetup(seed: UInt64(seed), safetyMs: 20_000, injectedBug: .syncWithoutLeader))
+            return simulation.run().violation?.contains("not linearizable") == true
+        }
+        #expect(caught)
+    }
 }
 
 /// `SIM_SWEEP=FIRST-LAST swift test --filter SimulationSweep` runs many more seeds; a failing
