@@ -15,12 +15,17 @@ struct SimulatedNode {
     var acceptedEpoch: Int64 = 0
     var currentEpoch: Int64 = 0
     var baseTree = DataTree()
+    var baseSessions: Set<SessionID> = []
     var durableLog: [Txn] = []
     // Volatile.
     var unsynced: [Txn] = []
     var tree = DataTree()
+    /// Live sessions, part of the state machine as in ZooKeeper's database.
+    var sessions: Set<SessionID> = []
     /// The leader's view of its not yet applied proposals, for preparing client writes.
     var pending = PendingChanges()
+    /// Sessions whose closeSession this leader proposed: no more requests for them.
+    var closingSessions: Set<SessionID> = []
     /// Bumped by crashes, truncations and snapshots, so stale fsync completions are ignored.
     var diskGeneration = 0
 
@@ -35,7 +40,8 @@ struct SimulatedNode {
         unsynced = []
         diskGeneration += 1
         tree = baseTree
-        for txn in durableLog { tree.replay(txn) }
+        sessions = baseSessions
+        for txn in durableLog { applyToStateMachine(txn) }
         peer = Peer(
             configuration: configuration,
             durable: PeerDurableState(acceptedEpoch: acceptedEpoch, currentEpoch: currentEpoch, baseZxid: baseTree.lastProcessedZxid, log: durableLog),
@@ -52,6 +58,17 @@ struct SimulatedNode {
     /// Rebuilds the state machine after a TRUNC from the snapshot and the remaining log.
     mutating func reload() {
         tree = baseTree
-        for txn in peer.log where txn.zxid <= peer.committedZxid { tree.replay(txn) }
+        sessions = baseSessions
+        for txn in peer.log where txn.zxid <= peer.committedZxid { applyToStateMachine(txn) }
+    }
+
+    /// The tree and the session set, as recovery and apply change them.
+    mutating func applyToStateMachine(_ txn: Txn) {
+        switch txn.body {
+        case .createSession: sessions.insert(txn.header.clientId)
+        case .closeSession: sessions.remove(txn.header.clientId)
+        default: break
+        }
+        tree.replay(txn)
     }
 }

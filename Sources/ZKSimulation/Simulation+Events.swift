@@ -100,7 +100,9 @@ extension Simulation {
     mutating func proposeOne() {
         guard let client = clients.indices.filter({ clients[$0] == nil }).randomElement(using: &random) else { return }
         let path = Self.paths.randomElement(using: &random)!
-        if Int.random(in: 0..<4, using: &random) == 0 {
+        guard let session = clientSessions[client] else { return openSession(for: client) }
+        let choice = Int.random(in: 0..<20, using: &random)
+        if choice < 4 {
             let serving = nodes.keys.sorted().filter { nodes[$0]!.up && nodes[$0]!.peer.phase == .broadcast }
             guard let server = serving.randomElement(using: &random) else { return }
             let requestId = nextSyncRequest
@@ -111,24 +113,74 @@ extension Simulation {
             carryOut(nodes[server]!.peer.sync(requestId, now: clock(server)), at: server)
             return
         }
+        let value = Int.random(in: 0..<1000, using: &random)
+        let data = Array(String(value).utf8)
+        nextName += 1
+        switch choice {
+        case 4...5:
+            // An ephemeral node, removed when its session closes.
+            let op = WriteOp.create(opCode: .create, path: "/e\(client)-\(nextName)", data: data, acl: ACL.openACLUnsafe, flags: 1, ttl: -1)
+            submitWrite(op, session: session, client: client, path: nil)
+        case 6...7:
+            // A persistent sequential node: the name comes from the parent's creation count.
+            let op = WriteOp.create(opCode: .create2, path: "/s-", data: data, acl: ACL.openACLUnsafe, flags: 2, ttl: -1)
+            submitWrite(op, session: session, client: client, path: nil)
+        case 8:
+            submitWrite(.closeSession, session: session, client: client, path: nil, change: .closes)
+        case 9:
+            // A multi is all or nothing: both nodes exist at the end, or neither. Its second
+            // create fails now and then (no parent), which must undo the first.
+            let parent = Bool.random(using: &random) ? "" : "/absent"
+            let op = WriteOp.multi([
+                .create(opCode: .create, path: "/m\(nextName)a", data: data, acl: ACL.openACLUnsafe, flags: 0, ttl: -1),
+                .create(opCode: .create, path: "\(parent)/m\(nextName)b", data: data, acl: ACL.openACLUnsafe, flags: 0, ttl: -1),
+            ])
+            submitWrite(op, session: session, client: client, path: nil)
+        default:
+            let (op, kind): (WriteOp, HistoryOperation.Kind)
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: (op, kind) = (.create(opCode: .create, path: path, data: data, acl: ACL.openACLUnsafe, flags: 0, ttl: -1), .create(value: value))
+            case 1: (op, kind) = (.setData(path: path, data: data, version: -1), .setData(value: value))
+            default: (op, kind) = (.delete(path: path, version: -1), .delete)
+            }
+            submitWrite(op, session: session, client: client, path: path, kind: kind)
+        }
+    }
+
+    mutating func openSession(for client: Int) {
+        let session = nextSessionId
+        nextSessionId += 1
+        submitWrite(.createSession(timeoutMs: 30_000), session: session, client: client, path: nil, change: .opens(session))
+    }
+
+    /// The serving leader prepares the write against its tree and pending changes as the
+    /// replica does (failures become error txns) and proposes it.
+    mutating func submitWrite(
+        _ op: WriteOp, session: SessionID, client: Int, path: String?, kind: HistoryOperation.Kind? = nil, change: SessionChange = .none
+    ) {
         guard let leader = nodes.keys.sorted().first(where: { nodes[$0]!.up && nodes[$0]!.peer.nextZxid != nil }),
             let zxid = nodes[leader]!.peer.nextZxid
         else { return }
-        let value = Int.random(in: 0..<1000, using: &random)
-        let data = Array(String(value).utf8)
-        let (op, kind): (WriteOp, HistoryOperation.Kind)
-        switch Int.random(in: 0..<3, using: &random) {
-        case 0: (op, kind) = (.create(opCode: .create, path: path, data: data, acl: ACL.openACLUnsafe, flags: 0, ttl: -1), .create(value: value))
-        case 1: (op, kind) = (.setData(path: path, data: data, version: -1), .setData(value: value))
-        default: (op, kind) = (.delete(path: path, version: -1), .delete)
+        // The leader checks the session first, as ZooKeeper's session tracker does: a session
+        // it does not know, or one it is closing, is expired for the client.
+        if case .createSession = op {
+        } else if !nodes[leader]!.sessions.contains(session) || nodes[leader]!.closingSessions.contains(session) {
+            clientSessions[client] = nil
+            return
         }
-        let context = PrepareContext(sessionId: 0, ids: [], extendedTypesEnabled: false)
+        if case .closeSession = op { nodes[leader]!.closingSessions.insert(session) }
+        let context = PrepareContext(sessionId: session, ids: [], extendedTypesEnabled: false)
         let body = nodes[leader]!.pending.prepare(op, tree: nodes[leader]!.tree, context: context, zxid: zxid)
         let type: Int32
         if case .error = body { type = OpCode.error.rawValue } else { type = body.type.rawValue }
-        let txn = Txn(header: TxnHeader(clientId: Int64(client + 1), cxid: 0, zxid: zxid, time: now, type: type), body: body)
-        history.append(HistoryOperation(path: path, kind: kind, outcome: .unknown, callTime: now, returnTime: nil))
-        clients[client] = PendingClientOperation(server: leader, zxid: zxid, requestId: nil, path: path, historyIndex: history.count - 1)
+        let txn = Txn(header: TxnHeader(clientId: session, cxid: 0, zxid: zxid, time: now, type: type), body: body)
+        var historyIndex: Int?
+        if let path, let kind {
+            history.append(HistoryOperation(path: path, kind: kind, outcome: .unknown, callTime: now, returnTime: nil))
+            historyIndex = history.count - 1
+        }
+        clients[client] = PendingClientOperation(
+            server: leader, zxid: zxid, requestId: nil, path: path ?? "", historyIndex: historyIndex, sessionChange: change)
         trace.add("\(now) propose \(leader) \(zxid) client \(client)")
         carryOut(nodes[leader]!.peer.propose(txn, now: clock(leader)), at: leader)
     }
@@ -145,8 +197,15 @@ extension Simulation {
         case .error: outcome = .failed
         default: outcome = .ok
         }
-        history[pending.historyIndex].outcome = outcome
-        history[pending.historyIndex].returnTime = now
+        if let index = pending.historyIndex {
+            history[index].outcome = outcome
+            history[index].returnTime = now
+        }
+        switch pending.sessionChange {
+        case .none: break
+        case .opens(let session): clientSessions[client] = session
+        case .closes: clientSessions[client] = nil
+        }
         clients[client] = nil
     }
 
@@ -156,8 +215,10 @@ extension Simulation {
             let pending = clients[client]
         else { return }
         let value = nodes[id]!.tree.node(pending.path).flatMap { $0.data }.flatMap { Int(String(decoding: $0, as: UTF8.self)) }
-        history[pending.historyIndex].outcome = value.map { .value($0) } ?? .noNode
-        history[pending.historyIndex].returnTime = now
+        if let index = pending.historyIndex {
+            history[index].outcome = value.map { .value($0) } ?? .noNode
+            history[index].returnTime = now
+        }
         clients[client] = nil
     }
 
@@ -205,14 +266,17 @@ extension Simulation {
             case .installSnapshot(let zxid, let snapshot):
                 nodes[id]!.baseTree = snapshot.tree
                 nodes[id]!.tree = snapshot.tree
+                nodes[id]!.baseSessions = Set(snapshot.sessions.keys)
+                nodes[id]!.sessions = Set(snapshot.sessions.keys)
                 nodes[id]!.durableLog = []
                 nodes[id]!.unsynced = []
                 nodes[id]!.diskGeneration += 1
                 lastApplied[id] = zxid
             case .takeSnapshotForLearner(let learner):
                 let tree = nodes[id]!.tree
+                let sessions = Dictionary(uniqueKeysWithValues: nodes[id]!.sessions.map { ($0, Int32(30_000)) })
                 carryOut(
-                    nodes[id]!.peer.snapshotReady(for: learner, zxid: tree.lastProcessedZxid, snapshot: SyncSnapshot(tree: tree, sessions: [:]), now: clock(id)),
+                    nodes[id]!.peer.snapshotReady(for: learner, zxid: tree.lastProcessedZxid, snapshot: SyncSnapshot(tree: tree, sessions: sessions), now: clock(id)),
                     at: id)
             case .closeConnection(let peer):
                 breakLink(id, peer)
@@ -228,6 +292,7 @@ extension Simulation {
                 trace.add("\(now) role \(id) \(state)")
                 abandonClients(of: id)
                 nodes[id]!.pending = PendingChanges()
+                nodes[id]!.closingSessions = []
                 if state == .leading && nodes[id]!.peer.phase == .broadcast {
                     if let other = leaderOfEpoch[epoch], other != id {
                         violation = "two established leaders in epoch \(epoch): \(other) and \(id)"
@@ -252,7 +317,7 @@ extension Simulation {
         }
         committed[txn.zxid] = txn
         lastApplied[id] = txn.zxid
-        nodes[id]!.tree.replay(txn)
+        nodes[id]!.applyToStateMachine(txn)
         if nodes[id]!.peer.state == .leading { acknowledged[txn.zxid] = txn }
         let digest = nodes[id]!.tree.digest
         if let known = digestAt[txn.zxid], known != digest {
@@ -298,6 +363,26 @@ extension Simulation {
         if zxids.count != 1 || digests.count != 1 {
             violation = "members did not converge: zxids \(zxids.sorted().map { String($0, radix: 16) }), \(digests.count) digests"
             return
+        }
+        // Multis were all or nothing: "/m<n>a" exists exactly when it was created with "/m<n>b".
+        let finalTree = nodes[members[0]]!.tree
+        for path in finalTree.nodes.keys where path.hasPrefix("/m") && path.hasSuffix("a") {
+            let partner = String(path.dropLast()) + "b"
+            guard let created = finalTree.node(path)?.czxid, finalTree.node(partner)?.czxid == created else {
+                violation = "multi half applied: \(path) exists without \(partner) from the same txn"
+                return
+            }
+        }
+        // Every member has the same sessions, and ephemerals only of live ones.
+        if Set(members.map { nodes[$0]!.sessions }).count != 1 {
+            violation = "members disagree on the live sessions"
+            return
+        }
+        for id in members {
+            if let (owner, paths) = nodes[id]!.tree.ephemerals.first(where: { !nodes[id]!.sessions.contains($0.key) }) {
+                violation = "node \(id) has ephemerals \(paths.sorted().prefix(3)) of closed session 0x\(String(UInt64(bitPattern: owner), radix: 16))"
+                return
+            }
         }
         // Every path is read at the end; with that, the client history must be linearizable.
         let tree = nodes[members[0]]!.tree

@@ -108,6 +108,10 @@ public struct Simulation {
     var clients: [PendingClientOperation?] = Array(repeating: nil, count: Simulation.clientCount)
     var history: [HistoryOperation] = []
     var nextSyncRequest: UInt64 = 1
+    /// Each client's session, once its createSession is answered.
+    var clientSessions: [SessionID?] = Array(repeating: nil, count: Simulation.clientCount)
+    var nextSessionId: SessionID = 0x0100_0000_0000_0001
+    var nextName = 0
 
     public init(_ setup: SimulationSetup) {
         self.setup = setup
@@ -138,7 +142,17 @@ public struct Simulation {
         var zxid: Zxid?
         var requestId: UInt64?
         var path: String
-        var historyIndex: Int
+        /// Where the operation stands in the linearizability history (writes and reads of
+        /// the shared paths only).
+        var historyIndex: Int?
+        /// What the answer does to the client's session.
+        var sessionChange: SessionChange = .none
+    }
+
+    enum SessionChange {
+        case none
+        case opens(SessionID)
+        case closes
     }
 
     func configuration(for id: ServerID) -> PeerConfiguration {

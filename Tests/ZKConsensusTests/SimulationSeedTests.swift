@@ -6,7 +6,7 @@ import ZKModel
 
 @Suite struct SimulationSeedTests {
     /// Seeds run on every `swift test`; every seed that ever failed stays here.
-    static let seeds: [UInt64] = Array(1...12) + [23, 28, 66, 289, 448, 458, 465]
+    static let seeds: [UInt64] = Array(1...12) + [23, 28, 66, 85, 289, 448, 458, 465]
 
     @Test(arguments: seeds)
     func seedKeepsEveryInvariant(seed: UInt64) {
