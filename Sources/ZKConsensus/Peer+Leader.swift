@@ -258,12 +258,7 @@ extension Peer {
         // Everything we logged is now on a quorum: it is committed.
         let uncommitted = log.filter { $0.zxid > committedZxid }
         role = .leading(leader)
-        for txn in uncommitted {
-            commit(txn)
-            for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals {
-                actions.append(send(learner.observer ? .inform(txn) : .commit(zxid: txn.zxid), to: id))
-            }
-        }
+        for txn in uncommitted { commitAndAnnounce(txn, to: leader) }
         for id in leader.newLeaderAcks.sorted() { actions.append(send(.upToDate, to: id)) }
         for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.observer {
             if case .synced = learner.stage { actions.append(send(.upToDate, to: id)) }
@@ -286,12 +281,18 @@ extension Peer {
             guard configuration.quorum.isQuorum(voters) || configuration.injectedBug == .commitWithoutQuorum else { break }
             leader.proposalAcks[next.zxid] = nil
             role = .leading(leader)
-            commit(next)
-            for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals {
-                actions.append(send(learner.observer ? .inform(next) : .commit(zxid: next.zxid), to: id))
-            }
+            commitAndAnnounce(next, to: leader)
         }
         completeLeaderSyncs()
+    }
+
+    /// Commits locally and tells every learner that receives proposals: COMMIT to
+    /// followers, INFORM (with the txn) to observers.
+    mutating func commitAndAnnounce(_ txn: Txn, to leader: LeaderState) {
+        commit(txn)
+        for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals {
+            actions.append(send(learner.observer ? .inform(txn) : .commit(zxid: txn.zxid), to: id))
+        }
     }
 
     mutating func commit(_ txn: Txn) {

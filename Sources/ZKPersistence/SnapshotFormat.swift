@@ -114,9 +114,14 @@ public enum SnapshotFormat {
         buffer.writeInteger(UInt8(ascii: "/"))
     }
 
+    /// The last five bytes of every sealed snapshot: the ustring "/".
+    public static let sealTail: [UInt8] = [0, 0, 0, 1, UInt8(ascii: "/")]
+    /// ZooKeeper's smallest valid snapshot file.
+    public static let fileBytesMin = 10
+
     /// ZooKeeper's quick validity test: at least 10 bytes, ending with the ustring "/".
     public static func looksComplete(_ bytes: [UInt8]) -> Bool {
-        bytes.count >= 10 && Array(bytes.suffix(5)) == [0, 0, 0, 1, UInt8(ascii: "/")]
+        bytes.count >= fileBytesMin && Array(bytes.suffix(sealTail.count)) == sealTail
     }
 
     /// Reads a whole snapshot and checks every seal in it. `zxid` comes from the file name.

@@ -93,10 +93,11 @@ struct DataDirectory: Sendable {
         list(.snapshot).filter { file in
             guard let handle = FileHandle(forReadingAtPath: path(of: file)) else { return false }
             defer { try? handle.close() }
-            guard let size = try? handle.seekToEnd(), size >= 10 else { return false }
-            try? handle.seek(toOffset: size - 5)
-            guard let tail = try? handle.read(upToCount: 5) else { return false }
-            return SnapshotFormat.looksComplete([UInt8](repeating: 0, count: 5) + Array(tail))
+            let tailBytes = UInt64(SnapshotFormat.sealTail.count)
+            guard let size = try? handle.seekToEnd(), size >= UInt64(SnapshotFormat.fileBytesMin) else { return false }
+            try? handle.seek(toOffset: size - tailBytes)
+            guard let tail = try? handle.read(upToCount: Int(tailBytes)) else { return false }
+            return Array(tail) == SnapshotFormat.sealTail
         }
     }
 

@@ -30,7 +30,6 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     enum Command {
         case append([Txn])
         case roll
-        case stop
     }
 
     let configuration: FileTxnLogConfiguration
@@ -43,8 +42,6 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     private var position = 0
     private var fileSize = 0
     private var failure: String?
-    private var thread: Thread?
-    private let stopped = DispatchSemaphore(value: 0)
 
     init(
         configuration: FileTxnLogConfiguration, logger: Logger, persisted: @escaping @Sendable (Zxid) -> Void,
@@ -59,7 +56,6 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     func start() {
         let thread = Thread { [self] in run() }
         thread.name = "txn-log"
-        self.thread = thread
         thread.start()
     }
 
@@ -67,12 +63,6 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
 
     /// The next append starts a new file (after a snapshot, as ZooKeeper rolls).
     func roll() { enqueue(.roll) }
-
-    /// Writes what is queued, closes the file and ends the thread.
-    func stop() {
-        enqueue(.stop)
-        stopped.wait()
-    }
 
     private func enqueue(_ command: Command) {
         queueLock.lock()
@@ -90,9 +80,10 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
 
     // MARK: - Writer thread
 
+    /// Runs for the life of the process: the server has no orderly shutdown yet, and every
+    /// reply already waited for its txn to be durable.
     private func run() {
-        var running = true
-        while running {
+        while true {
             var batch: [Txn] = []
             for command in takeQueued() {
                 switch command {
@@ -108,14 +99,10 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
                     commit(batch)
                     batch = []
                     closeFile()
-                case .stop:
-                    running = false
                 }
             }
             commit(batch)
         }
-        closeFile()
-        stopped.signal()
     }
 
     /// Writes and syncs `txns` and reports them durable; the first error stops the log.
