@@ -31,7 +31,7 @@ let package = Package(
             .product(name: "HashTreeCollections", package: "swift-collections"),
         ]),
         .target(name: "ZKReplica", dependencies: [
-            "ZKModel", "ZKWire", "ZKDataTree",
+            "ZKModel", "ZKWire", "ZKDataTree", "ZKConsensus",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
@@ -43,7 +43,10 @@ let package = Package(
             "ZKModel", "ZKDataTree",
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
-        .target(name: "ZKSimulation", dependencies: ["ZKConsensus", "ZKModel", "ZKDataTree"]),
+        .target(name: "ZKSimulation", dependencies: [
+            "ZKConsensus", "ZKReplica", "ZKWire", "ZKModel", "ZKDataTree",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .target(name: "ZKServer", dependencies: [
             "ZKModel", "ZKWire", "ZKDataTree", "ZKReplica", "ZKPersistence",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -66,9 +69,9 @@ let package = Package(
             "ZKPersistence", "ZKDataTree", "ZKWire", "ZKModel",
             .product(name: "NIOCore", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZKConsensusTests", dependencies: ["ZKConsensus", "ZKSimulation", "ZKModel", "ZKDataTree"]),
+        .testTarget(name: "ZKConsensusTests", dependencies: ["ZKConsensus", "ZKSimulation", "ZKReplica", "ZKModel", "ZKDataTree"]),
         .testTarget(name: "ZKReplicaTests", dependencies: [
-            "ZKReplica", "ZKWire", "ZKModel", "ZKDataTree",
+            "ZKReplica", "ZKConsensus", "ZKWire", "ZKModel", "ZKDataTree",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
     ],

@@ -126,7 +126,7 @@ extension Peer {
             }
         case .ack(let zxid):
             leaderAck(zxid, from: sender, now: now)
-        case .ping(let round):
+        case .ping(let round, _):
             if let echoed = leader.learners[sender]?.pingEcho, round > echoed {
                 leader.learners[sender]?.pingEcho = round
                 role = .leading(leader)

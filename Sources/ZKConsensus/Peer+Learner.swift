@@ -80,7 +80,7 @@ extension Peer {
             learner.phase = .broadcast
             role = .learning(learner)
             actions.append(.roleChanged(state, leader: learner.leader, epoch: currentEpoch))
-        case .ping(let zxid):
+        case .ping(let zxid, _):
             actions.append(send(.ping(zxid: zxid), to: sender))
         case .syncReply(let requestId, let zxid):
             guard learner.pendingSyncs[requestId] != nil else { return }

@@ -3,7 +3,7 @@ import ZKModel
 
 /// What a SNAP sync carries: the leader's tree and sessions as of `zxid`. On the wire this is
 /// the snapshot body followed by "BenWasHere".
-public struct SyncSnapshot: Sendable {
+public struct SyncSnapshot: Equatable, Sendable {
     public var tree: DataTree
     public var sessions: [SessionID: Int32]
 
@@ -11,11 +11,48 @@ public struct SyncSnapshot: Sendable {
         self.tree = tree
         self.sessions = sessions
     }
+
+    /// Two snapshots are the same when they hold the same sessions and a tree with the same
+    /// zxid and digest (the digest covers every node's path, data and stat).
+    public static func == (lhs: SyncSnapshot, rhs: SyncSnapshot) -> Bool {
+        lhs.sessions == rhs.sessions && lhs.tree.lastProcessedZxid == rhs.tree.lastProcessedZxid
+            && lhs.tree.digest == rhs.tree.digest && lhs.tree.nodes.count == rhs.tree.nodes.count
+    }
+}
+
+/// A client's write (or createSession, closeSession) that a learner hands to its leader, as
+/// ZooKeeper's REQUEST packet carries it: the session, the client's xid, the opcode, the
+/// frame as the client sent it, and the identities its connection authenticated as.
+public struct ForwardedRequest: Hashable, Sendable {
+    public var sessionId: SessionID
+    public var cxid: Xid
+    public var type: Int32
+    public var frame: [UInt8]
+    public var authIds: [Id]
+
+    public init(sessionId: SessionID, cxid: Xid, type: Int32, frame: [UInt8], authIds: [Id]) {
+        self.sessionId = sessionId
+        self.cxid = cxid
+        self.type = type
+        self.frame = frame
+        self.authIds = authIds
+    }
+}
+
+/// A session a learner's clients kept alive since its last PING answer, with its timeout.
+public struct SessionTouch: Hashable, Sendable {
+    public var sessionId: SessionID
+    public var timeoutMs: Int32
+
+    public init(sessionId: SessionID, timeoutMs: Int32) {
+        self.sessionId = sessionId
+        self.timeoutMs = timeoutMs
+    }
 }
 
 /// Messages between ensemble members. Election notifications travel on the election port;
 /// the rest are ZooKeeper's `QuorumPacket` types (the number in each comment), on the quorum port.
-public enum PeerMessage: Sendable {
+public enum PeerMessage: Equatable, Sendable {
     case notification(Notification)
     /// 11 FOLLOWERINFO / 16 OBSERVERINFO: zxid = acceptedEpoch << 32.
     case learnerInfo(acceptedEpoch: Int64, observer: Bool)
@@ -43,8 +80,15 @@ public enum PeerMessage: Sendable {
     /// 12 UPTODATE.
     case upToDate
     /// 5 PING: the leader numbers its ping rounds in the zxid field; learners echo it, which
-    /// is how a `sync` learns that a quorum still follows this leader.
-    case ping(zxid: Zxid)
+    /// is how a `sync` learns that a quorum still follows this leader. A learner's answer
+    /// carries the sessions its clients touched since the last one (the leader's are empty).
+    case ping(zxid: Zxid, touches: [SessionTouch] = [])
+    /// 1 REQUEST: a client's write, forwarded by a learner to the leader.
+    case request(ForwardedRequest)
+    /// 6 REVALIDATE from a learner: may a client reconnecting there resume this session?
+    case revalidate(sessionId: SessionID, timeoutMs: Int32)
+    /// 6 REVALIDATE from the leader: the answer (a valid session was touched).
+    case revalidateReply(sessionId: SessionID, valid: Bool)
     /// 1 REQUEST carrying a client's `sync`, from a learner to the leader.
     case syncRequest(requestId: UInt64)
     /// 7 SYNC: the learner may answer the `sync` once it has applied `zxid`.
@@ -67,7 +111,8 @@ public enum PeerMessage: Sendable {
         case .ack: return 3
         case .upToDate: return 12
         case .ping: return 5
-        case .syncRequest: return 1
+        case .syncRequest, .request: return 1
+        case .revalidate, .revalidateReply: return 6
         case .syncReply: return 7
         }
     }
@@ -75,7 +120,7 @@ public enum PeerMessage: Sendable {
 
 /// What the shell must do for the peer. Actions of one batch are carried out in order;
 /// `persistTxns` completes later with `Peer.persisted(upTo:)`, the others at once.
-public enum PeerAction: Sendable {
+public enum PeerAction: Equatable, Sendable {
     case send(to: ServerID, PeerMessage)
     /// Log and fsync; report with `persisted(upTo:)`.
     case persistTxns([Txn])

@@ -8,6 +8,11 @@ struct PendingRequest: Sendable {
     enum State: Sendable {
         /// A write whose txn is not applied yet.
         case awaitingCommit(Zxid)
+        /// Ensemble: a write handed to the leader, answered when the txn with this request's
+        /// session and xid is applied here.
+        case forwarded
+        /// Ensemble: a `sync` waiting for the leader; then evaluated as a read.
+        case awaitingSync(requestId: UInt64, Request)
         /// A read, evaluated only when it reaches the head (after the session's earlier writes).
         case read(Request)
         /// The reply is known.
@@ -40,6 +45,8 @@ struct Connection: Sendable {
         case awaitingConnect
         /// Waiting for the createSession txn; frames that arrive meanwhile wait in `earlyFrames`.
         case awaitingSession(SessionID)
+        /// Ensemble learner: reconnecting to a session, waiting for the leader's REVALIDATE answer.
+        case awaitingRevalidation(SessionID)
         case established(SessionID)
         case closed
 

@@ -32,7 +32,11 @@ extension Replica {
         }
         guard let origin, var connection = connections[origin],
             let index = connection.queue.firstIndex(where: {
-                if case .awaitingCommit(let zxid) = $0.state { return zxid == txn.zxid } else { return false }
+                switch $0.state {
+                case .awaitingCommit(let zxid): return zxid == txn.zxid
+                case .forwarded: return $0.xid == txn.header.cxid
+                default: return false
+                }
             })
         else { return }
         let entry = connection.queue[index]

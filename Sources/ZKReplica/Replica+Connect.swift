@@ -7,7 +7,8 @@ extension Replica {
     /// The first frame must be a ConnectRequest (`ZooKeeperServer.processConnectRequest`).
     mutating func handleConnect(_ id: ConnectionID, _ frame: ByteBuffer, now: Int64) {
         var reader = JuteReader(frame, lengthMax: Int32(configuration.frameBytesMax))
-        guard let request = try? ConnectRequest.decode(from: &reader) else {
+        // An ensemble member that is electing or syncing serves nobody: the client tries another.
+        guard isServing, let request = try? ConnectRequest.decode(from: &reader) else {
             close(id)
             return
         }
@@ -25,6 +26,7 @@ extension Replica {
                 close(id)
                 return
             }
+            if peer != nil { return requestSession(id, timeoutMs: timeout, now: now) }
             let sessionId = sessions.allocateId()
             connections[id]?.phase = .awaitingSession(sessionId)
             submit(.createSession(timeoutMs: timeout), sessionId: sessionId, cxid: 0, ids: [], connection: id, now: now)
@@ -46,10 +48,21 @@ extension Replica {
             close(id)
             return
         }
+        // A learner's copy of the session may be stale (the leader may be expiring it): the
+        // leader, which owns sessions, decides.
+        if let peer, peer.state != .leading {
+            return requestRevalidation(id, sessionId: sessionId, timeoutMs: connections[id]?.negotiatedTimeoutMs ?? session.timeoutMs)
+        }
+        resume(id, session: session, now: now)
+    }
+
+    /// The session is valid: this connection carries it from now on.
+    mutating func resume(_ id: ConnectionID, session: Session, now: Int64) {
+        let sessionId = session.id
         // The timeout is negotiated again on every connect, and governs expiry from now on.
         let timeout = connections[id]?.negotiatedTimeoutMs ?? session.timeoutMs
         sessions.setTimeout(sessionId, timeoutMs: timeout)
-        sessions.touch(sessionId, now: now)
+        touch(sessionId, now: now)
         sessions.bind(sessionId, to: id)
         establish(id, sessionId: sessionId, timeoutMs: timeout, passwd: session.passwd, now: now)
     }
@@ -69,6 +82,15 @@ extension Replica {
         for frame in early {
             guard case .established = connections[id]?.phase else { break }
             handleRequest(id, sessionId: sessionId, frame, now: now)
+        }
+    }
+
+    /// A client showed its session is alive: the leader (or a standalone server) moves its
+    /// deadline; a learner reports it in its next PING answer.
+    mutating func touch(_ sessionId: SessionID, now: Int64) {
+        sessions.touch(sessionId, now: now)
+        if let peer, peer.state != .leading, let timeoutMs = sessions.sessions[sessionId]?.timeoutMs {
+            touchedSessions[sessionId] = timeoutMs
         }
     }
 

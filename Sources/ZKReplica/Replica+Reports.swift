@@ -47,6 +47,17 @@ extension Replica {
 
     func hex(_ value: Int64) -> String { String(UInt64(bitPattern: value), radix: 16) }
 
+    /// `srvr`'s Mode and `mntr`'s server_state, in ZooKeeper's words.
+    var modeName: String {
+        guard let peer else { return "standalone" }
+        switch peer.state {
+        case .looking: return "looking"
+        case .following: return "follower"
+        case .leading: return "leader"
+        case .observing: return "observer"
+        }
+    }
+
     var outstandingRequests: Int { connections.values.reduce(0) { $0 + $1.queue.count } }
 
     func serverSummary(withClients: Bool) -> String {
@@ -60,7 +71,7 @@ extension Replica {
         }
         text += "Latency min/avg/max: \(stats.minLatencyMs)/\(formatDecimal(stats.averageLatencyMs))/\(stats.maxLatencyMs)\n"
         text += "Received: \(stats.packetsReceived)\nSent: \(stats.packetsSent)\nConnections: \(connections.count)\n"
-        text += "Outstanding: \(outstandingRequests)\nZxid: 0x\(hex(tree.lastProcessedZxid))\nMode: standalone\n"
+        text += "Outstanding: \(outstandingRequests)\nZxid: 0x\(hex(tree.lastProcessedZxid))\nMode: \(modeName)\n"
         text += "Node count: \(tree.nodeCount)\n"
         return text
     }
@@ -106,7 +117,7 @@ extension Replica {
     func monitorReport(now: Int64) -> [(String, String)] {
         [
             ("version", configuration.version),
-            ("server_state", "standalone"),
+            ("server_state", modeName),
             ("avg_latency", formatDecimal(stats.averageLatencyMs)),
             ("max_latency", "\(stats.maxLatencyMs)"),
             ("min_latency", "\(stats.minLatencyMs)"),

@@ -19,7 +19,7 @@ extension Replica {
             close(id)
             return
         }
-        sessions.touch(sessionId, now: now)
+        touch(sessionId, now: now)
         stats.packetsReceived += 1
         connections[id]?.stats.packetsReceived += 1
         guard let opCode = OpCode(rawValue: type), Self.isAcceptedFromClient(opCode) else {
@@ -33,6 +33,7 @@ extension Replica {
         } catch {
             if Self.isWrite(opCode) {
                 // ZooKeeper decodes writes in its prep stage: the failure is logged as an error txn.
+                if peer != nil { return forwardWrite(id, sessionId: sessionId, xid: xid, opCode: opCode, frame, now: now) }
                 appendError(.marshallingError, id, sessionId: sessionId, xid: xid, opCode: opCode, now: now)
                 return
             }
@@ -56,6 +57,14 @@ extension Replica {
                 ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: ErrorCode.notReadOnly.rawValue), .none,
                 closeAfter: false)))
             return
+        }
+        if peer != nil {
+            if Self.isWrite(opCode) {
+                var multiOpCodes: [OpCode] = []
+                if case .multi(let ops) = request { multiOpCodes = ops.map(\.opCode) }
+                return forwardWrite(id, sessionId: sessionId, xid: xid, opCode: opCode, frame, multiOpCodes: multiOpCodes, now: now)
+            }
+            if case .sync = request { return startSync(id, xid: xid, request, now: now) }
         }
         if let op = writeOp(for: request) {
             if case .closeSession = op {
@@ -95,7 +104,7 @@ extension Replica {
         lastPreparedZxid += 1
         let zxid = lastPreparedZxid
         let header = TxnHeader(clientId: sessionId, cxid: xid, zxid: zxid, time: now, type: OpCode.error.rawValue)
-        appendTxn(Txn(header: header, body: .error(code)), connection: id)
+        appendTxn(Txn(header: header, body: .error(code)), connection: id, now: now)
         enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .awaitingCommit(zxid)))
     }
 
@@ -159,7 +168,7 @@ extension Replica {
     mutating func drain(_ id: ConnectionID, now: Int64) {
         while let head = connections[id]?.queue.first {
             switch head.state {
-            case .awaitingCommit:
+            case .awaitingCommit, .forwarded, .awaitingSync:
                 return
             case .read(let request):
                 guard let sessionId = connections[id]?.sessionId else { return }

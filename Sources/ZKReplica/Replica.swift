@@ -1,12 +1,15 @@
 import DequeModule
 import NIOCore
+import ZKConsensus
 import ZKDataTree
 import ZKModel
 import ZKWire
 
-/// One whole standalone server as a value: events in, actions out, no I/O and no clock.
-/// Writes go prepare → appendLog → (shell persists) → logPersisted → apply → reply, so a
-/// reply never leaves before its txn is durable.
+/// One whole server as a value: events in, actions out, no I/O and no clock.
+/// Standalone, writes go prepare → appendLog → (shell persists) → logPersisted → apply →
+/// reply, so a reply never leaves before its txn is durable. In an ensemble the same code
+/// sits on a `Peer`: writes go to the leader, which prepares and proposes them, and every
+/// member applies what the peer commits (`Replica+Ensemble`).
 public struct Replica: Sendable {
     public let configuration: ReplicaConfiguration
     public internal(set) var tree = DataTree()
@@ -29,6 +32,17 @@ public struct Replica: Sendable {
     public var directorySizes: (snapshotBytes: Int64, logBytes: Int64) = (0, 0)
     /// ZooKeeper's digest history for `hash`: the digest at every 128th zxid, the last 1024.
     var digestHistory: Deque<(zxid: Zxid, digest: UInt64)> = []
+    /// The ensemble member's ZAB logic; nil for a standalone server, which commits a txn as
+    /// soon as its own log made it durable and keeps epoch 0, as ZooKeeper's standalone
+    /// server does (a quorum of one without elections).
+    public internal(set) var peer: Peer?
+    /// Ensemble learner: sessions its clients touched since its last PING answer.
+    var touchedSessions: [SessionID: Int32] = [:]
+    /// Ensemble: connections waiting for their createSession txn, by that session.
+    var connectingSessions: [SessionID: ConnectionID] = [:]
+    /// Ensemble: client `sync`s waiting for the leader, by request id.
+    var pendingSyncs: [UInt64: ConnectionID] = [:]
+    var nextSyncRequestId: UInt64 = 1
     static let digestHistoryInterval: Int64 = 128
     static let digestHistoryMax = 1024
 
@@ -66,6 +80,8 @@ public struct Replica: Sendable {
     public mutating func connectionClosed(_ id: ConnectionID, now: Int64) -> [ReplicaAction] {
         guard let connection = connections.removeValue(forKey: id) else { return [] }
         watches.removeWatcher(id)
+        if case .awaitingSession(let sessionId) = connection.phase { connectingSessions[sessionId] = nil }
+        for (requestId, waiting) in pendingSyncs where waiting == id { pendingSyncs[requestId] = nil }
         if let sessionId = connection.sessionId, sessions.sessions[sessionId]?.connection == id {
             sessions.bind(sessionId, to: nil)
         }
@@ -90,7 +106,7 @@ public struct Replica: Sendable {
         case .awaitingConnect:
             connections[id]?.lastReceivedMs = now
             handleConnect(id, frame, now: now)
-        case .awaitingSession:
+        case .awaitingSession, .awaitingRevalidation:
             connections[id]?.earlyFrames.append(frame)
         case .established(let sessionId):
             connections[id]?.lastReceivedMs = now
@@ -101,9 +117,16 @@ public struct Replica: Sendable {
         return takeActions()
     }
 
-    /// The shell made every txn up to `zxid` durable: apply them and release their replies.
+    /// The shell made every txn up to `zxid` durable: apply them and release their replies
+    /// (standalone), or tell the peer, which acknowledges and commits (ensemble).
     public mutating func logPersisted(upTo zxid: Zxid, now: Int64) -> [ReplicaAction] {
         actions = []
+        if var peer {
+            let peerActions = peer.persisted(upTo: zxid, now: now)
+            self.peer = peer
+            run(peerActions, now: now)
+            return takeActions()
+        }
         while let first = inFlight.first, first.txn.zxid <= zxid {
             inFlight.removeFirst()
             applyCommitted(first.txn, origin: first.connection, now: now)
@@ -137,6 +160,16 @@ public struct Replica: Sendable {
             closeIdleConnections(now: now)
             return takeActions()
         }
+        if var peer {
+            let peerActions = peer.tick(now: now)
+            self.peer = peer
+            run(peerActions, now: now)
+            // Only a serving leader expires sessions and removes containers.
+            guard isServingLeader else {
+                closeIdleConnections(now: now)
+                return takeActions()
+            }
+        }
         for sessionId in sessions.expired(now: now) {
             sessions.markClosing(sessionId)
             submit(.closeSession, sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
@@ -161,17 +194,33 @@ public struct Replica: Sendable {
     /// Prepares a write and hands its txn to the log.
     @discardableResult
     mutating func submit(_ op: WriteOp, sessionId: SessionID, cxid: Xid, ids: [Id], connection: ConnectionID?, now: Int64) -> Zxid {
-        lastPreparedZxid += 1
-        let zxid = lastPreparedZxid
+        let zxid = nextZxid()
         let context = PrepareContext(
             sessionId: sessionId, ids: ids, extendedTypesEnabled: configuration.extendedTypesEnabled,
             skipACL: configuration.skipACL)
         let body = pending.prepare(op, tree: tree, context: context, zxid: zxid)
-        appendTxn(Txn(header: TxnHeader(clientId: sessionId, cxid: cxid, zxid: zxid, time: now, type: txnType(op, body)), body: body), connection: connection)
+        appendTxn(Txn(header: TxnHeader(clientId: sessionId, cxid: cxid, zxid: zxid, time: now, type: txnType(op, body)), body: body), connection: connection, now: now)
         return zxid
     }
 
-    mutating func appendTxn(_ txn: Txn, connection: ConnectionID?) {
+    /// The zxid the next prepared txn gets: counting on from the log when standalone, the
+    /// leader's next one in an ensemble (only a serving leader prepares).
+    mutating func nextZxid() -> Zxid {
+        guard let peer else {
+            lastPreparedZxid += 1
+            return lastPreparedZxid
+        }
+        guard let zxid = peer.nextZxid else { preconditionFailure("txn prepared while not a serving leader: \(peer.state)") }
+        return zxid
+    }
+
+    mutating func appendTxn(_ txn: Txn, connection: ConnectionID?, now: Int64 = 0) {
+        if var peer {
+            let peerActions = peer.propose(txn, now: now)
+            self.peer = peer
+            run(peerActions, now: now)
+            return
+        }
         inFlight.append((txn, connection))
         actions.append(.appendLog(txn))
     }
@@ -191,7 +240,7 @@ public struct Replica: Sendable {
             switch connection.phase {
             case .awaitingConnect: limit = configuration.sessionlessConnectionTimeoutMs
             case .established: limit = Int64(connection.negotiatedTimeoutMs)
-            case .awaitingSession, .closed: continue
+            case .awaitingSession, .awaitingRevalidation, .closed: continue
             }
             if now - connection.lastReceivedMs > limit {
                 close(connection.id)

@@ -1,3 +1,4 @@
+import ZKConsensus
 import ZKModel
 import ZKWire
 
@@ -5,7 +6,7 @@ import ZKWire
 public typealias ConnectionID = Int64
 
 /// What the replica asks its shell to do, in order.
-public enum ReplicaAction: Hashable, Sendable {
+public enum ReplicaAction: Equatable, Sendable {
     case sendConnectResponse(ConnectionID, ConnectResponse)
     case sendReply(ConnectionID, ReplyHeader, Response)
     case sendNotification(ConnectionID, WatchedEvent, zxid: Zxid)
@@ -15,4 +16,8 @@ public enum ReplicaAction: Hashable, Sendable {
     case closeConnection(ConnectionID)
     /// Make the txn durable, then report `logPersisted(upTo:)`. Replies wait for it.
     case appendLog(Txn)
+    /// Ensemble: work for the quorum shell: send to a member, write an epoch file, close a
+    /// member connection, cut the log back (then report `stateReloaded`), or keep a snapshot
+    /// the leader sent (the replica already holds its state).
+    case peer(PeerAction)
 }

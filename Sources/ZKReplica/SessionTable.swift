@@ -51,6 +51,21 @@ public struct SessionTable: Sendable {
         sessions[id] = session
     }
 
+    /// A new leader owns every session from now on: each gets a full timeout from now
+    /// (ZooKeeper's leader starts its session tracker this way) and no close is in progress.
+    public mutating func restartClocks(now: Int64) {
+        for id in sessions.keys {
+            sessions[id]!.isClosing = false
+            sessions[id]!.deadlineMs = deadline(now: now, timeoutMs: sessions[id]!.timeoutMs)
+        }
+    }
+
+    /// The state machine was replaced (SNAP, TRUNC): these are the live sessions now.
+    public mutating func replaceAll(with timeouts: [SessionID: Int32], now: Int64) {
+        sessions = [:]
+        for (id, timeoutMs) in timeouts { add(id, timeoutMs: timeoutMs, now: now) }
+    }
+
     public mutating func setTimeout(_ id: SessionID, timeoutMs: Int32) { sessions[id]?.timeoutMs = timeoutMs }
 
     public mutating func markClosing(_ id: SessionID) { sessions[id]?.isClosing = true }

@@ -113,6 +113,9 @@ final class ReplicaShell: @unchecked Sendable {
                 closeChannel(id, after: pending)
             case .appendLog(let txn):
                 txns.append(txn)
+            case .peer(let work):
+                // This shell runs a standalone replica, which has no peer and never asks.
+                preconditionFailure("standalone replica asked for ensemble work: \(work)")
             }
         }
         for id in order {

@@ -1,0 +1,271 @@
+import NIOCore
+import ZKConsensus
+import ZKDataTree
+import ZKModel
+import ZKWire
+
+/// The replica as an ensemble member. The peer decides what is committed; the replica
+/// serves clients on top of it:
+/// * every write (createSession and closeSession included) goes to the leader as a
+///   REQUEST, even on the leader itself; only a serving leader prepares and stamps txns
+///   and proposes them;
+/// * every member applies what its peer commits, in zxid order, and answers its own
+///   clients when the txn with their session and xid is applied, so replies keep each
+///   session's order;
+/// * sessions belong to the leader: it expires them (closeSession txns), learners report
+///   their clients' touches in PING answers and ask it (REVALIDATE) before a client
+///   resumes a session with them;
+/// * a member that is not serving (electing, syncing) closes its clients' connections.
+extension Replica {
+    /// A member of an ensemble, resuming what recovery found on its disk: the tree and
+    /// sessions as of its last logged zxid, with `durable`'s log the txns after its snapshot.
+    public init(
+        configuration: ReplicaConfiguration, peerConfiguration: PeerConfiguration, durable: PeerDurableState,
+        tree: DataTree, sessionTimeouts: [SessionID: Int32], now: Int64, monotonicMs: Int64
+    ) {
+        precondition(configuration.serverId == peerConfiguration.me, "replica server id \(configuration.serverId) is not the peer's \(peerConfiguration.me)")
+        self.init(configuration: configuration, now: now, monotonicMs: monotonicMs, tree: tree, sessionTimeouts: sessionTimeouts)
+        peer = Peer(configuration: peerConfiguration, durable: durable, now: now)
+    }
+
+    /// Clients are served only in ZAB's broadcast phase (ZooKeeper starts its request
+    /// pipeline after NEWLEADER/UPTODATE); standalone always.
+    public var isServing: Bool { peer.map { $0.phase == .broadcast } ?? true }
+
+    var isServingLeader: Bool { peer.map { $0.state == .leading && $0.phase == .broadcast } ?? true }
+
+    /// The sessions this member holds, with their timeouts (for snapshots and SNAP syncs).
+    public var sessionTimeouts: [SessionID: Int32] { sessions.sessions.mapValues(\.timeoutMs) }
+
+    // MARK: - Events from the quorum shell
+
+    /// A message from another member.
+    public mutating func peerMessageReceived(_ message: PeerMessage, from sender: ServerID, now: Int64) -> [ReplicaAction] {
+        actions = []
+        guard var peer else { return [] }
+        switch message {
+        case .request(let request):
+            if isServingLeader { leaderPrepare(request, now: now) }
+        case .revalidate(let sessionId, let timeoutMs):
+            guard isServingLeader else { break }
+            let valid = sessions.sessions[sessionId].map { !$0.isClosing } ?? false
+            if valid {
+                sessions.setTimeout(sessionId, timeoutMs: timeoutMs)
+                sessions.touch(sessionId, now: now)
+            }
+            actions.append(.peer(.send(to: sender, .revalidateReply(sessionId: sessionId, valid: valid))))
+        case .revalidateReply(let sessionId, let valid):
+            revalidated(sessionId, valid: valid, now: now)
+        default:
+            if case .ping(_, let touches) = message, isServingLeader {
+                for touch in touches { sessions.touch(touch.sessionId, now: now) }
+            }
+            let peerActions = peer.receive(message, from: sender, now: now)
+            self.peer = peer
+            run(peerActions, now: now)
+        }
+        return takeActions()
+    }
+
+    /// The quorum connection to `member` broke.
+    public mutating func peerConnectionLost(_ member: ServerID, now: Int64) -> [ReplicaAction] {
+        actions = []
+        guard var peer else { return [] }
+        let peerActions = peer.connectionLost(to: member, now: now)
+        self.peer = peer
+        run(peerActions, now: now)
+        return takeActions()
+    }
+
+    /// After `.peer(.truncateLog(to:))` the shell reloaded the state its disk holds up to
+    /// that zxid (snapshot and the log that is left).
+    public mutating func stateReloaded(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: Int64) -> [ReplicaAction] {
+        actions = []
+        replaceState(tree: tree, sessionTimeouts: sessionTimeouts, now: now)
+        return takeActions()
+    }
+
+    // MARK: - Carrying out the peer's decisions
+
+    mutating func run(_ peerActions: [PeerAction], now: Int64) {
+        for action in peerActions {
+            switch action {
+            case .send(let to, .ping(let round, _)) where peer?.state != .leading:
+                // A learner's PING answer reports its clients' sessions to the leader.
+                let touches = touchedSessions.sorted { $0.key < $1.key }.map { SessionTouch(sessionId: $0.key, timeoutMs: $0.value) }
+                touchedSessions = [:]
+                actions.append(.peer(.send(to: to, .ping(zxid: round, touches: touches))))
+            case .send, .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog:
+                actions.append(.peer(action))
+            case .persistTxns(let txns):
+                for txn in txns { actions.append(.appendLog(txn)) }
+            case .installSnapshot(_, let snapshot):
+                replaceState(tree: snapshot.tree, sessionTimeouts: snapshot.sessions, now: now)
+                actions.append(.peer(action))
+            case .takeSnapshotForLearner(let learner):
+                guard var peer else { break }
+                let snapshot = SyncSnapshot(tree: tree, sessions: sessionTimeouts)
+                let more = peer.snapshotReady(for: learner, zxid: tree.lastProcessedZxid, snapshot: snapshot, now: now)
+                self.peer = peer
+                run(more, now: now)
+            case .apply(let txn):
+                applyCommitted(txn, origin: origin(of: txn), now: now)
+            case .syncDone(let requestId, _):
+                syncFinished(requestId, now: now)
+            case .syncFailed(let requestId):
+                if let id = pendingSyncs.removeValue(forKey: requestId) { dropClient(id, now: now) }
+            case .roleChanged:
+                roleChanged(now: now)
+            }
+        }
+    }
+
+    /// The local connection waiting for this committed txn, if any: the one that asked for
+    /// the session (createSession), else the session's connection here.
+    mutating func origin(of txn: Txn) -> ConnectionID? {
+        if case .createSession = txn.body { return connectingSessions.removeValue(forKey: txn.header.clientId) }
+        return sessions.sessions[txn.header.clientId]?.connection
+    }
+
+    /// Serving or not, the member starts afresh with its clients: connections opened under
+    /// another role are closed (their clients reconnect, as ZooKeeper's do after an
+    /// election), and a new leader restarts every session's expiry clock.
+    mutating func roleChanged(now: Int64) {
+        for id in connections.keys.sorted() { dropClient(id, now: now) }
+        pending = PendingChanges()
+        pendingSyncs = [:]
+        connectingSessions = [:]
+        touchedSessions = [:]
+        if isServingLeader { sessions.restartClocks(now: now) }
+    }
+
+    mutating func dropClient(_ id: ConnectionID, now: Int64) {
+        close(id)
+        _ = connectionClosed(id, now: now)
+    }
+
+    mutating func replaceState(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: Int64) {
+        self.tree = tree
+        pending = PendingChanges()
+        sessions.replaceAll(with: sessionTimeouts, now: now)
+    }
+
+    // MARK: - Client requests in an ensemble
+
+    /// A write from a client of this member: queued in its connection's FIFO and handed to
+    /// the leader, which answers by committing a txn with this session and xid.
+    mutating func forwardWrite(
+        _ id: ConnectionID, sessionId: SessionID, xid: Xid, opCode: OpCode, _ frame: ByteBuffer, multiOpCodes: [OpCode] = [], now: Int64
+    ) {
+        if opCode == .closeSession {
+            if sessions.sessions[sessionId]?.isClosing == true {
+                enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .done(
+                    ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: 0), .none, closeAfter: true)))
+                return
+            }
+            sessions.markClosing(sessionId)
+        }
+        var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .forwarded)
+        entry.multiOpCodes = multiOpCodes
+        enqueue(id, entry)
+        let request = ForwardedRequest(
+            sessionId: sessionId, cxid: xid, type: opCode.rawValue, frame: Array(frame.readableBytesView), authIds: connections[id]?.ids ?? [])
+        forward(request, now: now)
+    }
+
+    /// To the leader: prepared here when this member leads, sent as REQUEST otherwise.
+    mutating func forward(_ request: ForwardedRequest, now: Int64) {
+        guard let peer, peer.phase == .broadcast, let leader = peer.leaderId else { return }
+        if leader == peer.configuration.me {
+            leaderPrepare(request, now: now)
+        } else {
+            actions.append(.peer(.send(to: leader, .request(request))))
+        }
+    }
+
+    /// The leader turns a forwarded request into a txn, as ZooKeeper's prep stage does: the
+    /// session must be live and not closing, the request must decode, and every failure is
+    /// an error txn that consumes a zxid.
+    mutating func leaderPrepare(_ request: ForwardedRequest, now: Int64) {
+        let sessionId = request.sessionId
+        func proposeError(_ code: ErrorCode) {
+            let header = TxnHeader(clientId: sessionId, cxid: request.cxid, zxid: nextZxid(), time: now, type: OpCode.error.rawValue)
+            appendTxn(Txn(header: header, body: .error(code)), connection: nil, now: now)
+        }
+        if request.type == OpCode.createSession.rawValue {
+            var reader = JuteReader(ByteBuffer(bytes: request.frame), lengthMax: Int32(configuration.frameBytesMax))
+            guard let timeoutMs = try? reader.readInt(), sessions.sessions[sessionId] == nil else { return }
+            submit(.createSession(timeoutMs: timeoutMs), sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
+            return
+        }
+        let isClose = request.type == OpCode.closeSession.rawValue
+        guard let session = sessions.sessions[sessionId], isClose || !session.isClosing else { return proposeError(.sessionExpired) }
+        sessions.touch(sessionId, now: now)
+        var reader = JuteReader(ByteBuffer(bytes: request.frame), lengthMax: Int32(configuration.frameBytesMax))
+        guard (try? reader.readInt()) != nil, (try? reader.readInt()) != nil,
+            let decoded = try? Request.decode(type: request.type, from: &reader)
+        else { return proposeError(.marshallingError) }
+        if case .reconfig = decoded { return proposeError(configuration.reconfigEnabled ? .unimplemented : .reconfigDisabled) }
+        guard let op = writeOp(for: decoded) else { return proposeError(.marshallingError) }
+        if isClose { sessions.markClosing(sessionId) }
+        submit(op, sessionId: sessionId, cxid: request.cxid, ids: request.authIds, connection: nil, now: now)
+    }
+
+    /// A new session asked for on this member: the leader creates it with a txn.
+    mutating func requestSession(_ id: ConnectionID, timeoutMs: Int32, now: Int64) {
+        let sessionId = sessions.allocateId()
+        connections[id]?.phase = .awaitingSession(sessionId)
+        connectingSessions[sessionId] = id
+        var writer = JuteWriter()
+        writer.writeInt(timeoutMs)
+        let request = ForwardedRequest(
+            sessionId: sessionId, cxid: 0, type: OpCode.createSession.rawValue, frame: Array(writer.buffer.readableBytesView), authIds: [])
+        forward(request, now: now)
+    }
+
+    /// A learner asks the leader whether the session may be resumed here.
+    mutating func requestRevalidation(_ id: ConnectionID, sessionId: SessionID, timeoutMs: Int32) {
+        guard let leader = peer?.leaderId else { return close(id) }
+        connections[id]?.phase = .awaitingRevalidation(sessionId)
+        actions.append(.peer(.send(to: leader, .revalidate(sessionId: sessionId, timeoutMs: timeoutMs))))
+    }
+
+    mutating func revalidated(_ sessionId: SessionID, valid: Bool, now: Int64) {
+        let waiting = connections.values.filter {
+            if case .awaitingRevalidation(let id) = $0.phase { return id == sessionId } else { return false }
+        }.map(\.id).sorted()
+        for id in waiting {
+            guard valid, let session = sessions.sessions[sessionId], !session.isClosing else {
+                actions.append(.sendConnectResponse(id, .invalid(readOnly: connections[id]?.readOnlyByte)))
+                close(id)
+                continue
+            }
+            resume(id, session: session, now: now)
+        }
+    }
+
+    /// A client `sync`: answered, as a read, once this member applied what the leader had
+    /// when a quorum still confirmed it.
+    mutating func startSync(_ id: ConnectionID, xid: Xid, _ request: Request, now: Int64) {
+        guard var peer else { return }
+        let requestId = nextSyncRequestId
+        nextSyncRequestId += 1
+        pendingSyncs[requestId] = id
+        enqueue(id, PendingRequest(xid: xid, opCode: .sync, receivedAtMs: now, state: .awaitingSync(requestId: requestId, request)))
+        let peerActions = peer.sync(requestId, now: now)
+        self.peer = peer
+        run(peerActions, now: now)
+    }
+
+    mutating func syncFinished(_ requestId: UInt64, now: Int64) {
+        guard let id = pendingSyncs.removeValue(forKey: requestId), var connection = connections[id],
+            let index = connection.queue.firstIndex(where: {
+                if case .awaitingSync(let waiting, _) = $0.state { return waiting == requestId } else { return false }
+            }),
+            case .awaitingSync(_, let request) = connection.queue[index].state
+        else { return }
+        connection.queue[index].state = .read(request)
+        connections[id] = connection
+        drain(id, now: now)
+    }
+}
