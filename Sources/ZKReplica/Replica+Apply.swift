@@ -9,6 +9,7 @@ extension Replica {
         var triggers: [WatchTrigger] = []
         let outcome = tree.apply(txn, triggers: &triggers)
         pending.removeApplied(upTo: txn.zxid)
+        appliedRecord?.append(AppliedTxn(txn: txn, digest: tree.digest, byServingLeader: peer != nil && isServingLeader))
         if txn.zxid % Self.digestHistoryInterval == 0 {
             digestHistory.append((txn.zxid, tree.digest))
             if digestHistory.count > Self.digestHistoryMax { digestHistory.removeFirst() }
@@ -88,4 +89,13 @@ extension Replica {
             stats.packetsSent += 1
         }
     }
+}
+
+/// One applied txn as the simulator's checkers see it.
+public struct AppliedTxn: Sendable {
+    public var txn: Txn
+    /// The tree digest right after it.
+    public var digest: UInt64
+    /// Applied by a serving leader, so a quorum had logged it.
+    public var byServingLeader: Bool
 }

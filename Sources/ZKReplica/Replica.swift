@@ -43,6 +43,9 @@ public struct Replica: Sendable {
     /// Ensemble: client `sync`s waiting for the leader, by request id.
     var pendingSyncs: [UInt64: ConnectionID] = [:]
     var nextSyncRequestId: UInt64 = 1
+    /// When not nil, every applied txn is recorded here for the simulator's checkers, which
+    /// take the records after each event. Off in servers.
+    public var appliedRecord: [AppliedTxn]?
     static let digestHistoryInterval: Int64 = 128
     static let digestHistoryMax = 1024
 
