@@ -9,7 +9,10 @@ extension Replica {
         var triggers: [WatchTrigger] = []
         let outcome = tree.apply(txn, triggers: &triggers)
         pending.removeApplied(upTo: txn.zxid)
-        appliedRecord?.append(AppliedTxn(txn: txn, digest: tree.digest, byServingLeader: peer != nil && isServingLeader))
+        if appliedRecord != nil {
+            let record = AppliedRecord.txn(txn, digest: tree.digest, byServingLeader: peer != nil && isServingLeader)
+            appliedRecord?.append(record)
+        }
         if txn.zxid % Self.digestHistoryInterval == 0 {
             digestHistory.append((txn.zxid, tree.digest))
             if digestHistory.count > Self.digestHistoryMax { digestHistory.removeFirst() }
@@ -91,11 +94,11 @@ extension Replica {
     }
 }
 
-/// One applied txn as the simulator's checkers see it.
-public struct AppliedTxn: Sendable {
-    public var txn: Txn
-    /// The tree digest right after it.
-    public var digest: UInt64
-    /// Applied by a serving leader, so a quorum had logged it.
-    public var byServingLeader: Bool
+/// What changed the state machine, as the simulator's checkers see it.
+public enum AppliedRecord: Sendable {
+    /// A committed txn, with the tree digest right after it; a serving leader applies only
+    /// what a quorum logged.
+    case txn(Txn, digest: UInt64, byServingLeader: Bool)
+    /// The state was replaced (SNAP sync, or reloaded after TRUNC) and is now at `zxid`.
+    case stateReplaced(zxid: Zxid)
 }

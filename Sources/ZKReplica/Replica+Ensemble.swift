@@ -146,6 +146,7 @@ extension Replica {
 
     mutating func replaceState(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: Int64) {
         self.tree = tree
+        if appliedRecord != nil { appliedRecord?.append(.stateReplaced(zxid: tree.lastProcessedZxid)) }
         pending = PendingChanges()
         sessions.replaceAll(with: sessionTimeouts, now: now)
     }

@@ -45,7 +45,7 @@ public struct Replica: Sendable {
     var nextSyncRequestId: UInt64 = 1
     /// When not nil, every applied txn is recorded here for the simulator's checkers, which
     /// take the records after each event. Off in servers.
-    public var appliedRecord: [AppliedTxn]?
+    public var appliedRecord: [AppliedRecord]?
     static let digestHistoryInterval: Int64 = 128
     static let digestHistoryMax = 1024
 

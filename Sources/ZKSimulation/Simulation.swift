@@ -1,6 +1,8 @@
 import ZKConsensus
 import ZKDataTree
+import NIOCore
 import ZKModel
+import ZKReplica
 
 /// What one seed draws, printed first so a failure can be understood and replayed.
 public struct SimulationSetup: Sendable, CustomStringConvertible {
@@ -15,7 +17,7 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     public var partitionEveryMs: Int64
     public var resetEveryMs: Int64
     public var clogEveryMs: Int64
-    public var proposeEveryMs: Int64
+    public var clientStepMs: Int64
     public var injectedBug: InjectedBug?
 
     public init(seed: UInt64, nodes: Int? = nil, safetyMs: Int64 = 60_000, injectedBug: InjectedBug? = nil) {
@@ -31,14 +33,14 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
         partitionEveryMs = [2_000, 6_000, 20_000].randomElement(using: &random)!
         resetEveryMs = [1_000, 5_000].randomElement(using: &random)!
         clogEveryMs = [1_000, 4_000, 15_000].randomElement(using: &random)!
-        proposeEveryMs = [5, 20, 50].randomElement(using: &random)!
+        clientStepMs = [5, 20, 50].randomElement(using: &random)!
         self.injectedBug = injectedBug
     }
 
     public var description: String {
         "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s; "
             + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
-            + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, proposal every ~\(proposeEveryMs) ms"
+            + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, \(Simulation.clientCount) clients, a client step every ~\(clientStepMs) ms"
             + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
     }
 }
@@ -49,10 +51,12 @@ public struct SimulationResult: Sendable {
     public var violation: String?
     public var traceHash: UInt64
     public var committedTxns: Int
-    /// Client writes with a known answer, and all client writes recorded.
+    /// Client operations on the shared paths with a known answer, and all of them recorded.
     public var clientAnswers: Int
     public var clientOperations: Int
     public var events: Int
+    /// Sessions the leader expired (closeSession txns it made itself).
+    public var expiredSessions: Int
     public var nodeStatus: [String]
     public var simulatedMs: Int64
 
@@ -61,11 +65,14 @@ public struct SimulationResult: Sendable {
     }
 }
 
-/// Every ensemble member's real `Peer` in one process, with a seeded network (delays, FIFO
-/// links, connection resets, one-way and two-way partitions), disks (unsynced writes lost on
-/// crash, slow fsync) and crashes with restart from disk; a workload proposing creates; and
-/// checkers run after every event. A safety phase with faults, then a liveness phase with
-/// everything healed, in which every member must reach the same zxid and tree digest.
+/// Every ensemble member's real `Replica` (with its real `Peer`) in one process, with a
+/// seeded network (delays, FIFO links, connection resets, one-way and two-way partitions,
+/// clogged links), disks (unsynced writes lost or kept on crash, slow fsync), per-member
+/// clocks, crashes with restart from disk, and clients that speak the client protocol to
+/// the members: sessions, every kind of write, multi, reads with and without `sync`, close
+/// and expiry. Checkers run after every event. A safety phase with faults, then a liveness
+/// phase with everything healed, in which every member must reach the same zxid, tree
+/// digest and sessions, and every client must be served again.
 public struct Simulation {
     enum Event {
         case deliver(from: ServerID, to: ServerID, PeerMessage, link: Int)
@@ -78,7 +85,8 @@ public struct Simulation {
         case heal
         case reset
         case clog
-        case propose
+        case clientStep
+        case clientFrame(ServerID, ConnectionID, ByteBuffer, incarnation: Int)
     }
 
     public let setup: SimulationSetup
@@ -93,25 +101,29 @@ public struct Simulation {
     var linkBusyUntil: [[ServerID]: Int64] = [:]
     var linkIncarnation: [[ServerID]: Int] = [:]
     var cloggedUntil: [[ServerID]: Int64] = [:]
+    /// Bumped when a member restarts: client frames sent to its previous life are lost.
+    var nodeIncarnation: [ServerID: Int] = [:]
     var trace = TraceHash()
     var events = 0
     var healed = false
     // Checker state.
     var committed: [Zxid: Txn] = [:]
+    /// Txns a serving leader applied (so a quorum logged them) or a client was told succeeded.
     var acknowledged: [Zxid: Txn] = [:]
     var leaderOfEpoch: [Int64: ServerID] = [:]
     var lastApplied: [ServerID: Zxid] = [:]
     var digestAt: [Zxid: UInt64] = [:]
     var diskBusyUntil: [ServerID: Int64] = [:]
     var violation: String?
-    // Client workload: one operation at a time per client, on a few shared paths.
-    var clients: [PendingClientOperation?] = Array(repeating: nil, count: Simulation.clientCount)
+    // Clients.
+    var clients: [SimulatedClient] = Array(repeating: SimulatedClient(), count: Simulation.clientCount)
+    var clientOfConnection: [ConnectionID: Int] = [:]
+    var nextConnectionId: ConnectionID = 1
     var history: [HistoryOperation] = []
-    var nextSyncRequest: UInt64 = 1
-    /// Each client's session, once its createSession is answered.
-    var clientSessions: [SessionID?] = Array(repeating: nil, count: Simulation.clientCount)
-    var nextSessionId: SessionID = 0x0100_0000_0000_0001
     var nextName = 0
+    /// Sessions the members expired or closed: they must never be seen alive again.
+    var endedSessions: Set<SessionID> = []
+    var expiredSessions = 0
 
     public init(_ setup: SimulationSetup) {
         self.setup = setup
@@ -120,8 +132,10 @@ public struct Simulation {
         let observers = Set((0..<setup.observers).map { ServerID(setup.nodes + 1 + $0) })
         quorum = QuorumConfiguration(voters: voters, observers: observers)
         for id in quorum.members.sorted() {
-            nodes[id] = SimulatedNode(id: id, configuration: configuration(for: id), now: 0)
-            nodes[id]!.clockOffsetMs = Int64.random(in: 0...100_000, using: &random)
+            let offset = Int64.random(in: 0...100_000, using: &random)
+            nodes[id] = SimulatedNode(
+                id: id, replicaConfiguration: replicaConfiguration(for: id), peerConfiguration: configuration(for: id), now: offset)
+            nodes[id]!.clockOffsetMs = offset
             nodes[id]!.clockRatePerMille = Int64.random(in: 950...1050, using: &random)
             queue.push(.tick(id), at: Int64.random(in: 0..<50, using: &random))
         }
@@ -129,31 +143,13 @@ public struct Simulation {
         queue.push(.partition, at: setup.partitionEveryMs)
         queue.push(.reset, at: setup.resetEveryMs)
         queue.push(.clog, at: setup.clogEveryMs)
-        queue.push(.propose, at: 100)
+        queue.push(.clientStep, at: 100)
     }
 
     static let clientCount = 4
     static let paths = ["/k0", "/k1", "/k2"]
-
-    /// A client's operation in flight at member `server`: a write proposed as `zxid`, or a
-    /// read waiting for its `sync` (`requestId`); recorded at `historyIndex`.
-    struct PendingClientOperation {
-        var server: ServerID
-        var zxid: Zxid?
-        var requestId: UInt64?
-        var path: String
-        /// Where the operation stands in the linearizability history (writes and reads of
-        /// the shared paths only).
-        var historyIndex: Int?
-        /// What the answer does to the client's session.
-        var sessionChange: SessionChange = .none
-    }
-
-    enum SessionChange {
-        case none
-        case opens(SessionID)
-        case closes
-    }
+    /// What clients ask for; members negotiate it within 2 and 20 ticks.
+    static let sessionTimeoutMs: Int32 = 2_000
 
     func configuration(for id: ServerID) -> PeerConfiguration {
         var configuration = PeerConfiguration(me: id, quorum: quorum)
@@ -162,6 +158,16 @@ public struct Simulation {
         configuration.syncLimit = 5
         configuration.maxNotificationIntervalMs = 2_000
         configuration.injectedBug = setup.injectedBug
+        return configuration
+    }
+
+    func replicaConfiguration(for id: ServerID) -> ReplicaConfiguration {
+        var configuration = ReplicaConfiguration()
+        configuration.serverId = id
+        configuration.tickTimeMs = 200
+        configuration.minSessionTimeoutMs = 400
+        configuration.maxSessionTimeoutMs = 4_000
+        configuration.maxClientCnxns = 0
         return configuration
     }
 
@@ -176,7 +182,7 @@ public struct Simulation {
         if violation == nil { checkLiveness() }
         return SimulationResult(
             setup: setup, violation: violation, traceHash: trace.value, committedTxns: acknowledged.count,
-            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events,
+            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events, expiredSessions: expiredSessions,
             nodeStatus: nodes.keys.sorted().map(status), simulatedMs: now)
     }
 
@@ -185,6 +191,7 @@ public struct Simulation {
         let peer = node.peer
         return "node \(id): \(node.up ? "up" : "DOWN") \(peer.state) \(peer.phase.rawValue) leader \(peer.leaderId.map(String.init) ?? "-") "
             + "epochs \(node.acceptedEpoch)/\(node.currentEpoch) logged 0x\(String(peer.lastLoggedZxid, radix: 16)) "
-            + "committed 0x\(String(peer.committedZxid, radix: 16)) digest \(String(node.tree.digest, radix: 16))"
+            + "committed 0x\(String(peer.committedZxid, radix: 16)) digest \(String(node.tree.digest, radix: 16)) "
+            + "sessions \(node.sessions.count)"
     }
 }

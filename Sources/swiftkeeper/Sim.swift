@@ -5,7 +5,7 @@ import ZKSimulation
 
 struct Sim: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the ensemble simulator: every member's real consensus code, a seeded faulty network and disk.")
+        abstract: "Run the ensemble simulator: every member's real replica and consensus code, clients speaking the client protocol, a seeded faulty network and disk.")
 
     @Option(help: "The seed to run (the same seed always gives the same run).")
     var seed: UInt64?
@@ -75,7 +75,7 @@ struct Sim: ParsableCommand {
         } else {
             print(
                 "ok: \(result.committedTxns) txns committed, \(result.clientAnswers) of \(result.clientOperations) client operations answered "
-                    + "and linearizable, \(result.events) events, \(result.simulatedMs / 1000) s simulated")
+                    + "and linearizable, \(result.expiredSessions) sessions expired, \(result.events) events, \(result.simulatedMs / 1000) s simulated")
         }
         for line in result.nodeStatus { print("  \(line)") }
         print(String(format: "trace hash %016llx", result.traceHash))

@@ -16,6 +16,20 @@ import ZKModel
         #expect(result.committedTxns > 100, "\(result.setup): only \(result.committedTxns) txns committed")
     }
 
+    /// The workload reaches every part of the replica: clients get answers, and sessions
+    /// are expired by the leader (clients pause longer than their timeout).
+    @Test func workloadExercisesSessions() {
+        var answered = 0, expired = 0
+        for seed in UInt64(1)...4 {
+            var simulation = Simulation(SimulationSetup(seed: seed, safetyMs: 30_000))
+            let result = simulation.run()
+            answered += result.clientAnswers
+            expired += result.expiredSessions
+        }
+        #expect(answered > 500)
+        #expect(expired > 0)
+    }
+
     /// The same seed gives the same run, event for event.
     @Test func sameSeedSameTrace() {
         var first = Simulation(SimulationSetup(seed: 42, safetyMs: 10_000))

@@ -1,0 +1,259 @@
+import NIOCore
+import ZKConsensus
+import ZKModel
+import ZKReplica
+import ZKWire
+
+/// A client as ZooKeeper's client library behaves: one connection at a time to a member it
+/// picks, a session it resumes on reconnect (sending the last zxid it saw), requests
+/// pipelined in order, pings when idle, and a read timeout after which it drops the
+/// connection and tries another member.
+struct SimulatedClient {
+    var session: SessionID = 0
+    var passwd: [UInt8] = Array(repeating: 0, count: 16)
+    var server: ServerID?
+    var connection: ConnectionID?
+    /// The member's incarnation when the connection opened (a restart ends it).
+    var incarnation = 0
+    var established = false
+    var connectedAtMs: Int64 = 0
+    var nextXid: Xid = 1
+    /// Requests sent and not answered, in order.
+    var calls: [ClientCall] = []
+    var lastZxidSeen: Zxid = 0
+    var lastSentMs: Int64 = 0
+    /// A client that pauses (a long GC, a stopped process) sends nothing, pings included.
+    var silentUntilMs: Int64 = 0
+    var reconnectAtMs: Int64 = 0
+    /// The zxid of this session's last successful write of each path (read-your-writes).
+    var ownWrites: [String: Zxid] = [:]
+}
+
+struct ClientCall {
+    enum Kind {
+        /// A write; on a shared path it is in the linearizability history.
+        case write(path: String?, historyIndex: Int?)
+        /// A getData after a `sync` on the same connection: in the history.
+        case syncedRead(path: String, historyIndex: Int)
+        /// A plain getData: checked for read-your-writes only.
+        case read(path: String)
+        case sync
+        case ping
+        case close
+    }
+    var xid: Xid
+    var kind: Kind
+    var sentAtMs: Int64
+}
+
+extension Simulation {
+    var timeoutMs: Int64 { Int64(Self.sessionTimeoutMs) }
+
+    /// One client takes a step: connect, give up on a silent member, ping, or start an
+    /// operation. Operations stop a while into the healed phase so that everyone catches up.
+    mutating func clientStep() {
+        let index = Int.random(in: 0..<Self.clientCount, using: &random)
+        let client = clients[index]
+        if now < client.silentUntilMs { return }
+        guard let server = client.server, client.connection != nil else {
+            if now >= client.reconnectAtMs { connect(index) }
+            return
+        }
+        if !client.established {
+            if now - client.connectedAtMs > timeoutMs { hangUp(index, server: server) }
+            return
+        }
+        if let oldest = client.calls.first, now - oldest.sentAtMs > timeoutMs * 2 / 3 {
+            return hangUp(index, server: server)
+        }
+        let workloadOver = now >= setup.safetyMs + setup.livenessMs / 3
+        if !client.calls.isEmpty || workloadOver {
+            if now - client.lastSentMs > timeoutMs / 3 { send(index, .ping, as: .ping) }
+            return
+        }
+        startOperation(index)
+    }
+
+    mutating func connect(_ index: Int) {
+        let up = nodes.keys.sorted().filter { nodes[$0]!.up }
+        guard let server = up.randomElement(using: &random) else { return }
+        let connection = nextConnectionId
+        nextConnectionId += 1
+        clientOfConnection[connection] = index
+        clients[index].server = server
+        clients[index].connection = connection
+        clients[index].incarnation = nodeIncarnation[server, default: 0]
+        clients[index].established = false
+        clients[index].connectedAtMs = now
+        clients[index].calls = []
+        trace.add("\(now) client \(index) connects to \(server)")
+        carryOut(nodes[server]!.replica.connectionOpened(connection, address: "10.0.0.\(index + 1)", port: Int(connection), now: clock(server)), at: server)
+        let client = clients[index]
+        let frame = ClientFrames.connect(
+            sessionId: client.session, passwd: client.passwd, lastZxidSeen: client.lastZxidSeen, timeoutMs: Self.sessionTimeoutMs)
+        deliver(index, frame)
+    }
+
+    mutating func deliver(_ index: Int, _ frame: ByteBuffer) {
+        guard let server = clients[index].server, let connection = clients[index].connection else { return }
+        clients[index].lastSentMs = now
+        queue.push(.clientFrame(server, connection, frame, incarnation: clients[index].incarnation), at: now + 1)
+    }
+
+    mutating func send(_ index: Int, _ op: ClientFrames.Op, as kind: ClientCall.Kind) {
+        let xid: Xid
+        if case .ping = op {
+            xid = ReservedXid.ping
+        } else {
+            xid = clients[index].nextXid
+            clients[index].nextXid += 1
+        }
+        clients[index].calls.append(ClientCall(xid: xid, kind: kind, sentAtMs: now))
+        deliver(index, ClientFrames.request(xid: xid, op))
+    }
+
+    /// The client gives up on its connection (read timeout): the member sees it close.
+    mutating func hangUp(_ index: Int, server: ServerID) {
+        guard let connection = clients[index].connection else { return }
+        trace.add("\(now) client \(index) hangs up on \(server)")
+        clientDisconnected(connection, by: server)
+        if nodes[server]!.up, nodeIncarnation[server, default: 0] == clients[index].incarnation {
+            carryOut(nodes[server]!.replica.connectionClosed(connection, now: clock(server)), at: server)
+        }
+    }
+
+    mutating func startOperation(_ index: Int) {
+        let path = Self.paths.randomElement(using: &random)!
+        let value = Int.random(in: 0..<1000, using: &random)
+        let data = Array(String(value).utf8)
+        nextName += 1
+        switch Int.random(in: 0..<25, using: &random) {
+        case 0..<4:
+            // sync, then read on the same connection: ordered after every write the leader
+            // had committed when the sync began.
+            history.append(HistoryOperation(path: path, kind: .read, outcome: .unknown, callTime: now, returnTime: nil))
+            send(index, .sync(path: path), as: .sync)
+            send(index, .getData(path: path), as: .syncedRead(path: path, historyIndex: history.count - 1))
+        case 4..<6:
+            send(index, .getData(path: path), as: .read(path: path))
+        case 6..<8:
+            send(index, .create(path: "/e\(index)-\(nextName)", data: data, flags: 1), as: .write(path: nil, historyIndex: nil))
+        case 8..<10:
+            send(index, .create2(path: "/s-", data: data, flags: 2), as: .write(path: nil, historyIndex: nil))
+        case 10:
+            send(index, .closeSession, as: .close)
+        case 11:
+            // A multi is all or nothing: its second create fails now and then (no parent),
+            // which must undo the first.
+            let parent = Bool.random(using: &random) ? "" : "/absent"
+            let ops: [ClientFrames.Op] = [
+                .create(path: "/m\(nextName)a", data: data, flags: 0), .create(path: "\(parent)/m\(nextName)b", data: data, flags: 0),
+            ]
+            send(index, .multi(ops), as: .write(path: nil, historyIndex: nil))
+        case 12 where !healed:
+            // A pause longer than the session timeout: the leader must expire the session.
+            clients[index].silentUntilMs = now + Int64.random(in: (2 * timeoutMs)...(4 * timeoutMs), using: &random)
+            trace.add("\(now) client \(index) pauses until \(clients[index].silentUntilMs)")
+        default:
+            let (op, kind): (ClientFrames.Op, HistoryOperation.Kind)
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: (op, kind) = (.create(path: path, data: data, flags: 0), .create(value: value))
+            case 1: (op, kind) = (.setData(path: path, data: data), .setData(value: value))
+            default: (op, kind) = (.delete(path: path), .delete)
+            }
+            history.append(HistoryOperation(path: path, kind: kind, outcome: .unknown, callTime: now, returnTime: nil))
+            send(index, op, as: .write(path: path, historyIndex: history.count - 1))
+        }
+    }
+
+    // MARK: - What the members send to clients
+
+    mutating func clientConnected(_ connection: ConnectionID, _ response: ConnectResponse) {
+        guard let index = clientOfConnection[connection], clients[index].connection == connection else { return }
+        if response.sessionId == 0 || response.timeOut <= 0 {
+            // The session expired: the client starts a new one.
+            trace.add("\(now) client \(index) session expired")
+            clients[index].session = 0
+            clients[index].passwd = Array(repeating: 0, count: 16)
+            clients[index].ownWrites = [:]
+            return
+        }
+        if clients[index].session != 0 && response.sessionId != clients[index].session {
+            violation = "client \(index) resumed session 0x\(String(UInt64(bitPattern: clients[index].session), radix: 16)) but got 0x\(String(UInt64(bitPattern: response.sessionId), radix: 16))"
+            return
+        }
+        clients[index].session = response.sessionId
+        clients[index].passwd = response.passwd
+        clients[index].established = true
+    }
+
+    /// A reply: it must answer the oldest request (per-session FIFO), carry a zxid no older
+    /// than anything the session saw, and reads must see the session's own writes.
+    mutating func clientReceived(_ connection: ConnectionID, _ header: ReplyHeader, _ response: Response) {
+        guard let index = clientOfConnection[connection], clients[index].connection == connection else { return }
+        guard let call = clients[index].calls.first, call.xid == header.xid else {
+            violation = "client \(index) got the reply to xid \(header.xid) while waiting for \(clients[index].calls.first.map { "\($0.xid)" } ?? "nothing")"
+            return
+        }
+        clients[index].calls.removeFirst()
+        if header.zxid > 0 {
+            if header.zxid < clients[index].lastZxidSeen {
+                violation = "client \(index) saw zxid 0x\(String(header.zxid, radix: 16)) after 0x\(String(clients[index].lastZxidSeen, radix: 16))"
+                return
+            }
+            clients[index].lastZxidSeen = header.zxid
+        }
+        let error = ErrorCode(rawValue: header.err)
+        switch call.kind {
+        case .write(let path, let historyIndex):
+            if let historyIndex {
+                history[historyIndex].outcome = error == .ok ? .ok : error == .nodeExists ? .nodeExists : error == .noNode ? .noNode : .failed
+                history[historyIndex].returnTime = now
+            }
+            if let path, error == .ok { clients[index].ownWrites[path] = header.zxid }
+        case .syncedRead(let path, let historyIndex):
+            history[historyIndex].outcome = readOutcome(error, response)
+            history[historyIndex].returnTime = now
+            checkOwnWrites(index, path: path, error, response)
+        case .read(let path):
+            checkOwnWrites(index, path: path, error, response)
+        case .close:
+            clients[index].session = 0
+            clients[index].ownWrites = [:]
+        case .sync, .ping:
+            break
+        }
+    }
+
+    func readOutcome(_ error: ErrorCode?, _ response: Response) -> HistoryOperation.Outcome {
+        guard error == .ok, case .data(let data, _) = response else { return error == .noNode ? .noNode : .unknown }
+        return data.flatMap { Int(String(decoding: $0, as: UTF8.self)) }.map { .value($0) } ?? .unknown
+    }
+
+    /// A read of a path this session wrote sees that write or a later one.
+    mutating func checkOwnWrites(_ index: Int, path: String, _ error: ErrorCode?, _ response: Response) {
+        guard error == .ok, case .data(_, let stat) = response, let written = clients[index].ownWrites[path],
+            stat.mzxid < written
+        else { return }
+        violation = "client \(index) read \(path) at mzxid 0x\(String(stat.mzxid, radix: 16)) after writing it at 0x\(String(written, radix: 16))"
+    }
+
+    /// The connection is gone (closed by the member, the member crashed, or the client hung
+    /// up): requests without an answer have an unknown outcome; the client reconnects soon.
+    mutating func clientDisconnected(_ connection: ConnectionID, by server: ServerID) {
+        guard let index = clientOfConnection.removeValue(forKey: connection), clients[index].connection == connection else { return }
+        trace.add("\(now) client \(index) disconnected from \(server)")
+        clients[index].connection = nil
+        clients[index].server = nil
+        clients[index].established = false
+        clients[index].calls = []
+        clients[index].reconnectAtMs = now + Int64.random(in: 0...300, using: &random)
+    }
+
+    /// A member crashed: its clients lose their connections.
+    mutating func disconnectClients(of server: ServerID) {
+        for index in clients.indices where clients[index].server == server {
+            if let connection = clients[index].connection { clientDisconnected(connection, by: server) }
+        }
+    }
+}
