@@ -109,7 +109,9 @@ extension Replica {
                 self.peer = peer
                 run(more, now: now)
             case .apply(let txn):
-                applyCommitted(txn, origin: origin(of: txn), now: now)
+                // A member that stops serving applies its whole log first (ZooKeeper's
+                // fast-forward), committed or not: those txns answer nobody.
+                applyCommitted(txn, origin: isServing ? origin(of: txn) : nil, now: now)
             case .syncDone(let requestId, _):
                 syncFinished(requestId, now: now)
             case .syncFailed(let requestId):

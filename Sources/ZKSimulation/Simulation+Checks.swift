@@ -88,11 +88,14 @@ extension Simulation {
             violation = problem
             return
         }
-        // Every client got back in: connected, with a session, and no request left waiting.
-        for (index, client) in clients.enumerated() where client.connection == nil || !client.established || !client.calls.isEmpty {
-            violation = "client \(index) was not served again after healing: "
-                + (client.connection == nil ? "not connected" : client.established ? "\(client.calls.count) requests waiting" : "handshake not answered")
-            return
+        // Every client got back in: answered lately, and no request left waiting for long.
+        for (index, client) in clients.enumerated() {
+            let stuck = client.calls.first.map { now - $0.sentAtMs > 2 * timeoutMs } ?? false
+            if stuck || now - client.lastAnsweredMs > Self.servedWithinMs {
+                violation = "client \(index) was not served again after healing: last answer at \(client.lastAnsweredMs) ms, "
+                    + "\(client.calls.count) requests waiting, \(client.connection == nil ? "not connected" : "connected to \(client.server ?? 0)")"
+                return
+            }
         }
         // Every path is read at the end; with that, the client history must be linearizable.
         for path in Self.paths {

@@ -27,6 +27,8 @@ struct SimulatedClient {
     var reconnectAtMs: Int64 = 0
     /// The zxid of this session's last successful write of each path (read-your-writes).
     var ownWrites: [String: Zxid] = [:]
+    /// When the client last got a reply, pings included.
+    var lastAnsweredMs: Int64 = 0
 }
 
 struct ClientCall {
@@ -48,6 +50,8 @@ struct ClientCall {
 
 extension Simulation {
     var timeoutMs: Int64 { Int64(Self.sessionTimeoutMs) }
+    /// After healing, every client must have had an answer within this long of the end.
+    static let servedWithinMs: Int64 = 5_000
 
     /// One client takes a step: connect, give up on a silent member, ping, or start an
     /// operation. Operations stop a while into the healed phase so that everyone catches up.
@@ -196,6 +200,7 @@ extension Simulation {
             return
         }
         clients[index].calls.removeFirst()
+        clients[index].lastAnsweredMs = now
         if header.zxid > 0 {
             if header.zxid < clients[index].lastZxidSeen {
                 violation = "client \(index) saw zxid 0x\(String(header.zxid, radix: 16)) after 0x\(String(clients[index].lastZxidSeen, radix: 16))"

@@ -217,6 +217,15 @@ struct EnsembleHarness {
         return received[connection]!.connectResponses(to: connection).first
     }
 
+    /// `connect` that must succeed.
+    mutating func establish(
+        _ connection: ConnectionID, at member: ServerID, timeout: Int32 = 30000, sessionId: SessionID = 0,
+        passwd: [UInt8] = zeroPassword, lastZxidSeen: Zxid = 0
+    ) throws -> ConnectResponse {
+        let response = connect(connection, at: member, timeout: timeout, sessionId: sessionId, passwd: passwd, lastZxidSeen: lastZxidSeen)
+        return try #require(response, "no ConnectResponse on connection \(connection) at member \(member): \(received[connection] ?? [])")
+    }
+
     func replies(_ connection: ConnectionID) -> [(header: ReplyHeader, response: Response)] {
         (received[connection] ?? []).replies(to: connection)
     }
