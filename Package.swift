@@ -44,7 +44,7 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
         .target(name: "ZKSimulation", dependencies: [
-            "ZKConsensus", "ZKReplica", "ZKWire", "ZKModel", "ZKDataTree",
+            "ZKConsensus", "ZKReplica", "ZKPersistence", "ZKWire", "ZKModel", "ZKDataTree",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .target(name: "ZKServer", dependencies: [

@@ -1,26 +1,20 @@
 import ZKConsensus
 import ZKDataTree
 import ZKModel
+import ZKPersistence
 import ZKReplica
 
-/// One ensemble member in the simulation: the real `Replica` (with its real `Peer`) and a
-/// disk (durable epochs, snapshot and log, plus writes not yet synced, which a crash may lose).
+/// One ensemble member in the simulation: the real `Replica` (with its real `Peer`) on a
+/// simulated data directory in ZooKeeper's formats.
 struct SimulatedNode {
     let id: ServerID
     var replica: Replica
+    var disk = SimulatedDisk()
     /// The node's clock is `offset + now × rate / 1000`.
     var clockOffsetMs: Int64 = 0
     var clockRatePerMille: Int64 = 1000
     var up = true
-    // Durable.
-    var acceptedEpoch: Int64 = 0
-    var currentEpoch: Int64 = 0
-    var baseTree = DataTree()
-    var baseSessions: [SessionID: Int32] = [:]
-    var durableLog: [Txn] = []
-    // Volatile: written, not yet fsynced.
-    var unsynced: [Txn] = []
-    /// Bumped by crashes, truncations and snapshots, so stale fsync completions are ignored.
+    /// Bumped by crashes and snapshots, so stale fsync completions are ignored.
     var diskGeneration = 0
 
     var peer: Peer { replica.peer! }
@@ -35,56 +29,31 @@ struct SimulatedNode {
         replica.appliedRecord = []
     }
 
-    /// Loses what was never written and starts again from the disk: the snapshot, then the
-    /// log replayed with the rules recovery uses. Writes not yet fsynced may have reached the
-    /// disk anyway: `survivors` of them (a prefix) did.
-    mutating func crash(survivors: Int) {
+    /// Power loss: what was fsynced stays, and of what was only written, whatever
+    /// `extraBytes` says reached the disk (a torn tail when it ends mid-entry).
+    mutating func crash(extraBytes: (Int) -> Int) {
         up = false
-        durableLog += unsynced.prefix(survivors)
-        unsynced = []
+        disk.crash(extraBytes: extraBytes)
         diskGeneration += 1
     }
 
-    mutating func restart(replicaConfiguration: ReplicaConfiguration, peerConfiguration: PeerConfiguration, now: Int64) {
-        let (tree, sessions) = recoveredState(upTo: nil)
-        let durable = PeerDurableState(
-            acceptedEpoch: acceptedEpoch, currentEpoch: currentEpoch, baseZxid: baseTree.lastProcessedZxid, log: durableLog)
+    /// Start-up through the server's recovery: newest valid snapshot, log replay, torn tail
+    /// cut off.
+    /// Returns whether recovery cut a torn tail.
+    @discardableResult
+    mutating func restart(replicaConfiguration: ReplicaConfiguration, peerConfiguration: PeerConfiguration, now: Int64) throws -> Bool {
+        let (state, durable) = try disk.recover()
         replica = Replica(
             configuration: replicaConfiguration, peerConfiguration: peerConfiguration, durable: durable,
-            tree: tree, sessionTimeouts: sessions, now: now, monotonicMs: now)
+            tree: state.tree, sessionTimeouts: state.sessions, now: now, monotonicMs: now)
         replica.appliedRecord = []
         up = true
-    }
-
-    /// The snapshot with every logged txn (up to `zxid`) replayed on it, as recovery does;
-    /// sessions follow createSession and closeSession.
-    func recoveredState(upTo zxid: Zxid?) -> (DataTree, [SessionID: Int32]) {
-        var tree = baseTree
-        var sessions = baseSessions
-        for txn in durableLog + unsynced where zxid.map({ txn.zxid <= $0 }) ?? true {
-            switch txn.body {
-            case .createSession(let timeoutMs): sessions[txn.header.clientId] = timeoutMs
-            case .closeSession: sessions[txn.header.clientId] = nil
-            default: break
-            }
-            tree.replay(txn)
-        }
-        return (tree, sessions)
-    }
-
-    /// TRUNC: the log is cut back to `zxid` and the state rebuilt from what is left.
-    mutating func truncate(to zxid: Zxid) -> (DataTree, [SessionID: Int32]) {
-        durableLog.removeAll { $0.zxid > zxid }
-        unsynced.removeAll { $0.zxid > zxid }
-        return recoveredState(upTo: zxid)
+        return state.tornTail != nil
     }
 
     /// SNAP: the leader's state replaces the disk's.
-    mutating func installSnapshot(_ snapshot: SyncSnapshot) {
-        baseTree = snapshot.tree
-        baseSessions = snapshot.sessions
-        durableLog = []
-        unsynced = []
+    mutating func installSnapshot(zxid: Zxid, _ snapshot: SyncSnapshot) {
+        disk.installSnapshot(zxid: zxid, snapshot)
         diskGeneration += 1
     }
 }

@@ -53,10 +53,7 @@ extension Simulation {
 
     /// A voter holds `zxid` on disk: in its log, or under its snapshot.
     func isDurableOnQuorum(_ zxid: Zxid) -> Bool {
-        let holders = quorum.voters.filter { id in
-            let node = nodes[id]!
-            return node.baseTree.lastProcessedZxid >= zxid || node.durableLog.contains { $0.zxid == zxid }
-        }
+        let holders = quorum.voters.filter { nodes[$0]!.disk.holdsDurably(zxid) }
         return quorum.isQuorum(holders)
     }
 

@@ -1,6 +1,7 @@
 import ZKConsensus
 import ZKDataTree
 import ZKModel
+import ZKPersistence
 import ZKReplica
 
 extension Simulation {
@@ -14,12 +15,10 @@ extension Simulation {
             guard nodes[at]!.up else { return }
             trace.add("\(now) lost \(at)-\(peer)")
             carryOut(nodes[at]!.replica.peerConnectionLost(peer, now: clock(at)), at: at)
-        case .synced(let id, let zxid, let generation):
+        case .synced(let id, let zxid, let file, let length, let generation):
             guard nodes[id]!.up, nodes[id]!.diskGeneration == generation else { return }
             trace.add("\(now) synced \(id) \(zxid)")
-            let durable = nodes[id]!.unsynced.prefix { $0.zxid <= zxid }
-            nodes[id]!.durableLog += durable
-            nodes[id]!.unsynced.removeFirst(durable.count)
+            nodes[id]!.disk.synced(file: file, length: length)
             carryOut(nodes[id]!.replica.logPersisted(upTo: zxid, now: clock(id)), at: id)
         case .tick(let id):
             guard nodes[id]!.up else { return }
@@ -30,10 +29,11 @@ extension Simulation {
             guard !healed else { return }
             let up = nodes.keys.sorted().filter { nodes[$0]!.up }
             if let victim = up.randomElement(using: &random) {
-                // Writes not yet fsynced may have reached the disk anyway, or some of them.
-                let survivors = Int.random(in: 0...nodes[victim]!.unsynced.count, using: &random)
-                trace.add("\(now) crash \(victim) keeping \(survivors) unsynced")
-                nodes[victim]!.crash(survivors: survivors)
+                // Writes not yet fsynced may have reached the disk anyway, up to any byte.
+                trace.add("\(now) crash \(victim)")
+                nodes[victim]!.crash { unsynced in
+                    unsynced == 0 || Bool.random(using: &random) ? 0 : Int.random(in: 0...unsynced, using: &random)
+                }
                 disconnectClients(of: victim)
                 for other in quorum.members.sorted() where other != victim { breakLink(victim, other) }
                 queue.push(.restart(victim), at: now + Int64.random(in: 200...5_000, using: &random))
@@ -42,7 +42,14 @@ extension Simulation {
         case .restart(let id):
             guard !nodes[id]!.up else { return }
             trace.add("\(now) restart \(id)")
-            nodes[id]!.restart(replicaConfiguration: replicaConfiguration(for: id), peerConfiguration: configuration(for: id), now: clock(id))
+            do {
+                if try nodes[id]!.restart(replicaConfiguration: replicaConfiguration(for: id), peerConfiguration: configuration(for: id), now: clock(id)) {
+                    tornTails += 1
+                }
+            } catch {
+                violation = "node \(id) could not start from its data directory: \(error)"
+                return
+            }
             nodeIncarnation[id, default: 0] += 1
             lastApplied[id] = nodes[id]!.tree.lastProcessedZxid
             queue.push(.tick(id), at: now + 1)
@@ -121,10 +128,10 @@ extension Simulation {
             }
         }
         if let last = appended.last {
-            nodes[id]!.unsynced += appended
+            let (file, length) = nodes[id]!.disk.append(appended)
             let done = max(now + Int64.random(in: 0...setup.fsyncDelayMaxMs, using: &random), diskBusyUntil[id, default: 0])
             diskBusyUntil[id] = done
-            queue.push(.synced(id, upTo: last.zxid, generation: nodes[id]!.diskGeneration), at: done)
+            queue.push(.synced(id, upTo: last.zxid, file: file, length: length, generation: nodes[id]!.diskGeneration), at: done)
         }
         checkApplied(at: id)
         checkLeadership(at: id)
@@ -142,20 +149,26 @@ extension Simulation {
             linkBusyUntil[link] = arrival
             queue.push(.deliver(from: id, to: to, message, link: linkIncarnation[link, default: 0]), at: arrival)
         case .persistAcceptedEpoch(let epoch):
-            nodes[id]!.acceptedEpoch = epoch
+            nodes[id]!.disk.acceptedEpoch = epoch
         case .persistCurrentEpoch(let epoch):
-            nodes[id]!.currentEpoch = epoch
+            nodes[id]!.disk.currentEpoch = epoch
         case .truncateLog(let zxid):
-            let (tree, sessions) = nodes[id]!.truncate(to: zxid)
-            carryOut(nodes[id]!.replica.stateReloaded(tree: tree, sessionTimeouts: sessions, now: clock(id)), at: id)
+            let state: RecoveredState
+            do {
+                state = try nodes[id]!.disk.truncate(to: zxid)
+            } catch {
+                violation = "node \(id) could not read its data directory back after TRUNC to 0x\(String(zxid, radix: 16)): \(error)"
+                return
+            }
+            carryOut(nodes[id]!.replica.stateReloaded(tree: state.tree, sessionTimeouts: state.sessions, now: clock(id)), at: id)
             // A TRUNC may take back txns the leader is still committing (it sends them
             // again), but never one that is then left on fewer than a quorum of disks.
             let cut = acknowledged.keys.filter { $0 > zxid }.sorted()
             if let lost = cut.first(where: { !isDurableOnQuorum($0) }) {
                 violation = "after TRUNC to 0x\(String(zxid, radix: 16)) on node \(id), acknowledged txn 0x\(String(lost, radix: 16)) is on fewer than a quorum of disks"
             }
-        case .installSnapshot(_, let snapshot):
-            nodes[id]!.installSnapshot(snapshot)
+        case .installSnapshot(let zxid, let snapshot):
+            nodes[id]!.installSnapshot(zxid: zxid, snapshot)
         case .closeConnection(let peer):
             breakLink(id, peer)
         case .persistTxns, .takeSnapshotForLearner, .apply, .syncDone, .syncFailed, .roleChanged:

@@ -57,6 +57,8 @@ public struct SimulationResult: Sendable {
     public var events: Int
     /// Sessions the leader expired (closeSession txns it made itself).
     public var expiredSessions: Int
+    /// Restarts whose recovery cut a torn final log entry.
+    public var tornTails: Int
     public var nodeStatus: [String]
     public var simulatedMs: Int64
 
@@ -67,8 +69,9 @@ public struct SimulationResult: Sendable {
 
 /// Every ensemble member's real `Replica` (with its real `Peer`) in one process, with a
 /// seeded network (delays, FIFO links, connection resets, one-way and two-way partitions,
-/// clogged links), disks (unsynced writes lost or kept on crash, slow fsync), per-member
-/// clocks, crashes with restart from disk, and clients that speak the client protocol to
+/// clogged links), data directories in ZooKeeper's formats (unsynced writes lost or kept
+/// on crash up to any byte, slow fsync), per-member clocks, crashes with restart through
+/// the server's recovery code, and clients that speak the client protocol to
 /// the members: sessions, every kind of write, multi, reads with and without `sync`, close
 /// and expiry. Checkers run after every event. A safety phase with faults, then a liveness
 /// phase with everything healed, in which every member must reach the same zxid, tree
@@ -77,7 +80,7 @@ public struct Simulation {
     enum Event {
         case deliver(from: ServerID, to: ServerID, PeerMessage, link: Int)
         case connectionLost(at: ServerID, peer: ServerID)
-        case synced(ServerID, upTo: Zxid, generation: Int)
+        case synced(ServerID, upTo: Zxid, file: Zxid, length: Int, generation: Int)
         case tick(ServerID)
         case crash
         case restart(ServerID)
@@ -124,6 +127,7 @@ public struct Simulation {
     /// Sessions the members expired or closed: they must never be seen alive again.
     var endedSessions: Set<SessionID> = []
     var expiredSessions = 0
+    var tornTails = 0
 
     public init(_ setup: SimulationSetup) {
         self.setup = setup
@@ -182,7 +186,7 @@ public struct Simulation {
         if violation == nil { checkLiveness() }
         return SimulationResult(
             setup: setup, violation: violation, traceHash: trace.value, committedTxns: acknowledged.count,
-            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events, expiredSessions: expiredSessions,
+            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events, expiredSessions: expiredSessions, tornTails: tornTails,
             nodeStatus: nodes.keys.sorted().map(status), simulatedMs: now)
     }
 
@@ -190,7 +194,7 @@ public struct Simulation {
         let node = nodes[id]!
         let peer = node.peer
         return "node \(id): \(node.up ? "up" : "DOWN") \(peer.state) \(peer.phase.rawValue) leader \(peer.leaderId.map(String.init) ?? "-") "
-            + "epochs \(node.acceptedEpoch)/\(node.currentEpoch) logged 0x\(String(peer.lastLoggedZxid, radix: 16)) "
+            + "epochs \(node.disk.acceptedEpoch)/\(node.disk.currentEpoch) logged 0x\(String(peer.lastLoggedZxid, radix: 16)) "
             + "committed 0x\(String(peer.committedZxid, radix: 16)) digest \(String(node.tree.digest, radix: 16)) "
             + "sessions \(node.sessions.count)"
     }
