@@ -43,15 +43,17 @@ extension Replica {
             close(other.id)
             _ = connectionClosed(other.id, now: now)
         }
+        // A learner's copy of the session may be stale (the leader may be expiring it) or
+        // missing (its createSession not applied here yet): the leader, which owns
+        // sessions, decides. The password depends on the session id alone.
+        if let peer, peer.state != .leading, request.passwd == SessionTable.password(for: sessionId) {
+            let timeoutMs = connections[id]?.negotiatedTimeoutMs ?? configuration.minSessionTimeoutMs
+            return requestRevalidation(id, sessionId: sessionId, timeoutMs: timeoutMs)
+        }
         guard let session = sessions.sessions[sessionId], !session.isClosing, session.passwd == request.passwd else {
             actions.append(.sendConnectResponse(id, .invalid(readOnly: request.readOnly)))
             close(id)
             return
-        }
-        // A learner's copy of the session may be stale (the leader may be expiring it): the
-        // leader, which owns sessions, decides.
-        if let peer, peer.state != .leading {
-            return requestRevalidation(id, sessionId: sessionId, timeoutMs: connections[id]?.negotiatedTimeoutMs ?? session.timeoutMs)
         }
         resume(id, session: session, now: now)
     }

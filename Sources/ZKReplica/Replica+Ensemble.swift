@@ -123,10 +123,20 @@ extension Replica {
     }
 
     /// The local connection waiting for this committed txn, if any: the one that asked for
-    /// the session (createSession), else the session's connection here.
+    /// the session (createSession), else the session's connection here if it forwarded this
+    /// request. A closeSession it did not ask for (the leader's expiry, a close sent through
+    /// another member) has no origin here, so applying it closes that connection, as
+    /// ZooKeeper's FinalRequestProcessor does for a close without a local connection.
     mutating func origin(of txn: Txn) -> ConnectionID? {
         if case .createSession = txn.body { return connectingSessions.removeValue(forKey: txn.header.clientId) }
-        return sessions.sessions[txn.header.clientId]?.connection
+        guard let id = sessions.sessions[txn.header.clientId]?.connection else { return nil }
+        let isClose: Bool
+        if case .closeSession = txn.body { isClose = true } else { isClose = false }
+        let asked = connections[id]?.queue.contains { entry in
+            guard case .forwarded = entry.state, entry.xid == txn.header.cxid else { return false }
+            return !isClose || entry.opCode == .closeSession
+        } ?? false
+        return asked ? id : nil
     }
 
     /// Serving or not, the member starts afresh with its clients: connections opened under
@@ -226,7 +236,8 @@ extension Replica {
         forward(request, now: now)
     }
 
-    /// A learner asks the leader whether the session may be resumed here.
+    /// A learner asks the leader whether the session may be resumed here. The answer comes
+    /// on the link that carries commits, after the session's createSession if it exists.
     mutating func requestRevalidation(_ id: ConnectionID, sessionId: SessionID, timeoutMs: Int32) {
         guard let leader = peer?.leaderId else { return close(id) }
         connections[id]?.phase = .awaitingRevalidation(sessionId)

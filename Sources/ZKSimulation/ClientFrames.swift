@@ -10,7 +10,11 @@ enum ClientFrames {
     enum Op {
         case create(path: String, data: [UInt8], flags: Int32)
         case create2(path: String, data: [UInt8], flags: Int32)
+        case createContainer(path: String, data: [UInt8])
+        case createTTL(path: String, data: [UInt8], ttlMs: Int64)
         case setData(path: String, data: [UInt8])
+        case setACL(path: String, acl: [ACL])
+        case check(path: String, version: Int32)
         case delete(path: String)
         case getData(path: String)
         case sync(path: String)
@@ -22,7 +26,11 @@ enum ClientFrames {
             switch self {
             case .create: return .create
             case .create2: return .create2
+            case .createContainer: return .createContainer
+            case .createTTL: return .createTTL
             case .setData: return .setData
+            case .setACL: return .setACL
+            case .check: return .check
             case .delete: return .delete
             case .getData: return .getData
             case .sync: return .sync
@@ -55,6 +63,24 @@ enum ClientFrames {
             writer.writeBuffer(data)
             writer.writeACLs(ACL.openACLUnsafe)
             writer.writeInt(flags)
+        case .createContainer(let path, let data):
+            writer.writeString(path)
+            writer.writeBuffer(data)
+            writer.writeACLs(ACL.openACLUnsafe)
+            writer.writeInt(CreateMode.container.rawValue)
+        case .createTTL(let path, let data, let ttlMs):
+            writer.writeString(path)
+            writer.writeBuffer(data)
+            writer.writeACLs(ACL.openACLUnsafe)
+            writer.writeInt(CreateMode.persistentWithTTL.rawValue)
+            writer.writeLong(ttlMs)
+        case .setACL(let path, let acl):
+            writer.writeString(path)
+            writer.writeACLs(acl)
+            writer.writeInt(-1)
+        case .check(let path, let version):
+            writer.writeString(path)
+            writer.writeInt(version)
         case .setData(let path, let data):
             writer.writeString(path)
             writer.writeBuffer(data)

@@ -35,6 +35,8 @@ struct ClientCall {
     enum Kind {
         /// A write; on a shared path it is in the linearizability history.
         case write(path: String?, historyIndex: Int?)
+        /// A multi of check and setData on a shared path: a setData in the history.
+        case checkedSetData(historyIndex: Int)
         /// A getData after a `sync` on the same connection: in the history.
         case syncedRead(path: String, historyIndex: Int)
         /// A plain getData: checked for read-your-writes only.
@@ -131,7 +133,7 @@ extension Simulation {
         let value = Int.random(in: 0..<1000, using: &random)
         let data = Array(String(value).utf8)
         nextName += 1
-        switch Int.random(in: 0..<25, using: &random) {
+        switch Int.random(in: 0..<30, using: &random) {
         case 0..<4:
             // sync, then read on the same connection: ordered after every write the leader
             // had committed when the sync began.
@@ -154,6 +156,22 @@ extension Simulation {
                 .create(path: "/m\(nextName)a", data: data, flags: 0), .create(path: "\(parent)/m\(nextName)b", data: data, flags: 0),
             ]
             send(index, .multi(ops), as: .write(path: nil, historyIndex: nil))
+        case 13:
+            send(index, .setACL(path: path, acl: ACL.openACLUnsafe), as: .write(path: nil, historyIndex: nil))
+        case 14:
+            // A container that had a child and lost it: the leader's cleanup deletes it.
+            let container = "/c\(nextName)"
+            let ops: [ClientFrames.Op] = [
+                .createContainer(path: container, data: data), .create(path: "\(container)/x", data: data, flags: 0),
+                .delete(path: "\(container)/x"),
+            ]
+            send(index, .multi(ops), as: .write(path: nil, historyIndex: nil))
+        case 15:
+            // A TTL node, deleted by the leader's cleanup once it has been idle that long.
+            send(index, .createTTL(path: "/t\(nextName)", data: data, ttlMs: 300), as: .write(path: nil, historyIndex: nil))
+        case 16:
+            history.append(HistoryOperation(path: path, kind: .setData(value: value), outcome: .unknown, callTime: now, returnTime: nil))
+            send(index, .multi([.check(path: path, version: -1), .setData(path: path, data: data)]), as: .checkedSetData(historyIndex: history.count - 1))
         case 12 where !healed:
             // A pause longer than the session timeout: the leader must expire the session.
             clients[index].silentUntilMs = now + Int64.random(in: (2 * timeoutMs)...(4 * timeoutMs), using: &random)
@@ -216,6 +234,16 @@ extension Simulation {
                 history[historyIndex].returnTime = now
             }
             if let path, error == .ok { clients[index].ownWrites[path] = header.zxid }
+        case .checkedSetData(let historyIndex):
+            var outcome = HistoryOperation.Outcome.failed
+            if error == .ok, case .multi(let results) = response {
+                let codes = results.compactMap { result -> ErrorCode? in
+                    if case .error(let code) = result { return code } else { return nil }
+                }
+                outcome = codes.isEmpty ? .ok : codes.contains(.noNode) ? .noNode : .failed
+            }
+            history[historyIndex].outcome = outcome
+            history[historyIndex].returnTime = now
         case .syncedRead(let path, let historyIndex):
             history[historyIndex].outcome = readOutcome(error, response)
             history[historyIndex].returnTime = now

@@ -172,6 +172,9 @@ public struct Simulation {
         configuration.minSessionTimeoutMs = 400
         configuration.maxSessionTimeoutMs = 4_000
         configuration.maxClientCnxns = 0
+        // TTL nodes, and a container cleanup often enough to run many times per seed.
+        configuration.extendedTypesEnabled = true
+        configuration.containerCheckIntervalMs = 1_000
         return configuration
     }
 

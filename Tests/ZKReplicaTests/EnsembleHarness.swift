@@ -163,6 +163,14 @@ struct EnsembleHarness {
         if delivering { deliver() }
     }
 
+    /// Time passes by `ms` but only `ticking` members' timers fire (the others' are late,
+    /// as on a busy event loop); messages are delivered.
+    mutating func tick(_ ms: Int64 = 50, only ticking: [ServerID]) {
+        now += ms
+        for id in ticking { handle(id, members[id]!.replica.tick(now: now)) }
+        deliver()
+    }
+
     /// Lets `ms` pass in 50 ms ticks, calling `between` after each.
     mutating func run(ms: Int64, between: (inout EnsembleHarness) -> Void = { _ in }) {
         let end = now + ms
@@ -267,6 +275,17 @@ struct EnsembleHarness {
         return Self.ids.dropFirst().allSatisfy {
             self[$0].tree.lastProcessedZxid == first.lastProcessedZxid && self[$0].tree.digest == first.digest
         }
+    }
+}
+
+extension EnsembleHarness: CustomTestStringConvertible {
+    /// Failure messages name the members' roles and zxids, not the whole state.
+    var testDescription: String {
+        let roles = Self.ids.map { id in
+            let replica = self[id]
+            return "\(id): \(replica.peer.map { "\($0.state)/\($0.phase.rawValue)" } ?? "-") zxid 0x\(String(replica.tree.lastProcessedZxid, radix: 16)) sessions \(replica.sessions.sessions.keys.sorted().map { String($0, radix: 16) })"
+        }
+        return "ensemble at \(now) ms [\(roles.joined(separator: "; "))], \(network.count) messages queued"
     }
 }
 

@@ -168,6 +168,41 @@ import ZKWire
         #expect(h.everyMemberKnows(survivor))
     }
 
+    @Test func sessionExpiredByLeader_closesItsConnectionOnFollower() throws {
+        var (h, leader, followers) = ensemble()
+        let follower = followers[0]
+        let session = try h.establish(1, at: follower, timeout: 1000).sessionId
+        h.send(1, Req.create(1, "/e", flags: 1))
+        #expect(h.reply(1, xid: 1)?.header.err == 0)
+        // The client goes quiet. Only the leader's timer fires (the follower's is late), so the
+        // connection is not closed for idleness: the leader's expiry must close it.
+        let end = h.now + 3000
+        while h[follower].sessions.sessions[session] != nil && h.now < end {
+            h.tick(only: [leader])
+        }
+        try #require(h.noMemberKnows(session))
+        #expect(h.noMemberHas("/e"))
+        #expect(h.isClosed(1))
+        // A frame on it changes nothing and is not answered as if the session lived.
+        h.send(1, Req.ping())
+        #expect(h.replies(1).filter { $0.header.xid == ReservedXid.ping && $0.header.err == 0 }.isEmpty)
+    }
+
+    @Test func closeSessionThroughAnotherMember_closesTheSessionsOldConnection() throws {
+        var (h, _, followers) = ensemble()
+        let first = try h.establish(1, at: followers[0], timeout: 5000)
+        // The client gave up on connection 1 (still open at that member) and resumed elsewhere.
+        let resumed = try h.establish(2, at: followers[1], timeout: 5000, sessionId: first.sessionId, passwd: first.passwd)
+        try #require(resumed.sessionId == first.sessionId)
+        #expect(!h.isClosed(1))
+        h.send(2, Req.closeSession(1))
+        #expect(h.reply(2, xid: 1)?.header.err == 0)
+        #expect(h.isClosed(2))
+        #expect(h.noMemberKnows(first.sessionId))
+        // The member that still held a connection of the closed session closes it.
+        #expect(h.isClosed(1))
+    }
+
     @Test func pingingSessionOnFollower_outlivesItsTimeout() throws {
         var (h, _, followers) = ensemble()
         let session = try h.establish(1, at: followers[0], timeout: 1000).sessionId
