@@ -79,8 +79,14 @@ public struct TxnLogScanner: Sendable {
 
     public func scan(_ bytes: UnsafeRawBufferPointer) -> LogFileScan {
         if bytes.count < TxnLogFormat.fileHeaderBytes {
-            // A crash between creating the file and writing its header.
-            if bytes.allSatisfy({ $0 == 0 }) || bytes.isEmpty { return LogFileScan(txns: [], end: .tornTail(offset: 0, reason: "file shorter than its header")) }
+            // A crash between creating the file and writing its header, or in the middle of
+            // that write: what is there is zeros or the start of a header (magic, version;
+            // the dbid may be anything).
+            let expected = Array(TxnLogFormat.fileHeader().readableBytesView.prefix(8))
+            let headerStart = zip(bytes, expected).allSatisfy { $0 == $1 }
+            if bytes.allSatisfy({ $0 == 0 }) || headerStart {
+                return LogFileScan(txns: [], end: .tornTail(offset: 0, reason: "file shorter than its header"))
+            }
             return LogFileScan(txns: [], end: .corrupt(offset: 0, reason: "file shorter than its header"))
         }
         let magic = Self.int32(bytes, at: 0)

@@ -107,6 +107,20 @@ import ZKWire
         }
     }
 
+    /// A crash while the header itself was being written leaves any prefix of it: an empty
+    /// log with a torn tail at 0, not damage (found by the simulator, whose disks keep any
+    /// prefix of unsynced bytes). Anything else that short is still damage.
+    @Test func tornHeaderIsAnEmptyLog() {
+        let header = Array(TxnLogFormat.fileHeader().readableBytesView)
+        for cut in 0..<header.count {
+            let scan = Self.scanner.scan(Array(header.prefix(cut)))
+            #expect(scan.txns.isEmpty)
+            #expect(scan.end == .tornTail(offset: 0, reason: "file shorter than its header"), "cut at \(cut)")
+        }
+        let scan = Self.scanner.scan([0x5A, 0x4B, 0x00])
+        if case .corrupt = scan.end {} else { Issue.record("a short file that is not a header prefix must be damage: \(scan.end)") }
+    }
+
     enum Expectation { case corrupt, ignored }
 
     /// A flipped byte: in the header, a checksum, a length, a payload or a middle entry's

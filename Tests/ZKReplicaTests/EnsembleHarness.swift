@@ -43,6 +43,9 @@ struct EnsembleHarness {
     var network: [(from: ServerID, to: ServerID, message: PeerMessage)] = []
     /// Member pairs (both directions) whose messages are lost.
     var blocked: Set<Set<ServerID>> = []
+    /// Members whose incoming messages are held back: they stay queued, in order, and are
+    /// delivered once the member leaves this set (a slow link, not a broken one).
+    var held: Set<ServerID> = []
     /// Everything each client connection was sent, in order (closes included).
     var received: [ConnectionID: [ReplicaAction]] = [:]
     /// The member each client connection is open to.
@@ -129,11 +132,11 @@ struct EnsembleHarness {
         handle(b, members[b]!.replica.peerConnectionLost(a, now: now))
     }
 
-    /// Delivers the oldest message; false when none is left.
+    /// Delivers the oldest message not held back; false when none is left.
     @discardableResult
     mutating func deliverOne() -> Bool {
-        guard !network.isEmpty else { return false }
-        let (from, to, message) = network.removeFirst()
+        guard let next = network.firstIndex(where: { !held.contains($0.to) }) else { return false }
+        let (from, to, message) = network.remove(at: next)
         deliveries += 1
         precondition(deliveries < 1_000_000, "the members never fall quiet")
         if blocked.contains([from, to]) { return true }
@@ -141,7 +144,7 @@ struct EnsembleHarness {
         return true
     }
 
-    /// Delivers messages (and whatever they cause) until none are left.
+    /// Delivers messages (and whatever they cause) until none are left but held-back ones.
     mutating func deliver() {
         while deliverOne() {}
     }

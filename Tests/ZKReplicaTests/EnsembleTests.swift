@@ -361,4 +361,81 @@ import ZKWire
         let back = try h.establish(201, at: cut, sessionId: session, passwd: SessionTable.password(for: session))
         #expect(back.sessionId == session)
     }
+
+    @Test func resumeOnFollowerThatHasNotAppliedTheSessionYet() throws {
+        var (h, leader, followers) = ensemble()
+        let (creator, lagging) = (followers[0], followers[1])
+        // The leader's messages to the lagging follower are held back: it neither logs nor
+        // applies the createSession, while the creator and the leader form the quorum.
+        h.held = [lagging]
+        let created = try h.establish(1, at: creator, timeout: 5000)
+        try #require(h[leader].sessions.sessions[created.sessionId] != nil)
+        try #require(h[lagging].sessions.sessions[created.sessionId] == nil, "the lagging follower already holds the session; the test proves nothing")
+
+        // The client moves to the lagging follower (it has seen no zxid, so that member is
+        // not behind it). The session is missing there, but the leader owns sessions: the
+        // member asks it instead of refusing on its own.
+        let early = h.connect(2, at: lagging, timeout: 5000, sessionId: created.sessionId, passwd: created.passwd)
+        #expect(early == nil, "answered before the leader was asked")
+        #expect(!h.isClosed(2))
+        #expect(h.network.contains { $0.from == leader && $0.to == lagging && $0.message == .revalidateReply(sessionId: created.sessionId, valid: true) })
+
+        // The held messages arrive in order: the createSession, then the leader's answer.
+        h.held = []
+        h.deliver()
+        #expect(h[lagging].sessions.sessions[created.sessionId] != nil)
+        let resumed = try #require(h.received[2]!.connectResponses(to: 2).first, "no ConnectResponse: \(h.received[2]!)")
+        #expect(resumed.sessionId == created.sessionId)
+        #expect(resumed.passwd == created.passwd)
+        #expect(resumed.timeOut == 5000)
+        #expect(!h.isClosed(2))
+        // The resumed session works there.
+        h.send(2, Req.create(1, "/resumed", flags: 1))
+        #expect(h.reply(2, xid: 1)?.header.err == 0)
+        #expect(EnsembleHarness.ids.allSatisfy { h[$0].tree.node("/resumed")?.ephemeralOwner == created.sessionId })
+    }
+
+    @Test func memberLeavingItsRoleAnswersNoClientForUncommittedTxns() throws {
+        var (h, leader, followers) = ensemble()
+        _ = try h.establish(1, at: leader)
+        h.send(1, Req.create(1, "/before"))
+        #expect(h.reply(1, xid: 1)?.header.err == 0)
+
+        // Both followers are cut off: the leader proposes and logs the write, but no ACK
+        // comes, so it is never committed.
+        for follower in followers { h.blocked.insert([leader, follower]) }
+        h.send(1, Req.create(2, "/uncommitted", data: hello))
+        try #require(h.members[leader]!.log.contains {
+            if case .create(let path, _, _, _, _) = $0.body { return path == "/uncommitted" } else { return false }
+        }, "the leader did not log the write")
+        #expect(h.reply(1, xid: 2) == nil)
+        #expect(h.noMemberHas("/uncommitted"))
+
+        // The leader hears nobody for syncLimit ticks and steps down; its peer applies its
+        // whole log first (fast-forward), the uncommitted write included.
+        let end = h.now + 3000
+        while h[leader].peer?.state == .leading && h.now < end {
+            h.tick(only: [leader])
+        }
+        try #require(h[leader].peer?.state != .leading, "the leader never stepped down")
+        try #require(h[leader].tree.node("/uncommitted") != nil, "the leader did not fast-forward over the write; the test proves nothing")
+
+        // The client was not told the write succeeded: its connection was only closed.
+        let answers = h.replies(1).filter { $0.header.xid == 2 }
+        #expect(answers.isEmpty, "the uncommitted write was answered: \(answers)")
+        #expect(h.isClosed(1))
+
+        // Rightly so: the followers elect a new leader without it, and once the links heal
+        // the old leader is truncated back to what the quorum has.
+        h.blocked = []
+        let healed = h.now + 10_000
+        while !(EnsembleHarness.ids.allSatisfy { h[$0].isServing } && h.leader != nil) && h.now < healed {
+            h.tick()
+        }
+        try #require(EnsembleHarness.ids.allSatisfy { h[$0].isServing })
+        #expect(h.leader != leader)
+        #expect(h.noMemberHas("/uncommitted"))
+        #expect(h.everyMemberHas("/before", data: []))
+        #expect(h.membersAgree)
+    }
 }
