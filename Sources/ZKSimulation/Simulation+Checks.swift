@@ -61,9 +61,13 @@ extension Simulation {
     /// sessions; multis all or nothing; ephemerals only of live sessions; every client
     /// served again with nothing left waiting; and the history linearizable.
     mutating func checkLiveness() {
-        let members = nodes.keys.sorted()
-        guard members.contains(where: { nodes[$0]!.peer.state == .leading && nodes[$0]!.peer.phase == .broadcast }) else {
+        let members = nodes.keys.sorted().filter { !leftDown.contains($0) }
+        guard let leader = members.first(where: { nodes[$0]!.peer.state == .leading && nodes[$0]!.peer.phase == .broadcast }) else {
             violation = "no leader serving at the end of the liveness phase"
+            return
+        }
+        if let problem = acknowledgedProblem(on: leader) {
+            violation = problem
             return
         }
         let zxids = Set(members.map { nodes[$0]!.peer.committedZxid })
@@ -113,6 +117,22 @@ extension Simulation {
         if let problem = LinearizabilityChecker.firstViolation(history) {
             violation = problem
         }
+    }
+
+    /// Every txn acknowledged during the run is on the final leader's disk, unchanged:
+    /// in its log, or under its snapshot.
+    func acknowledgedProblem(on leader: ServerID) -> String? {
+        let disk = nodes[leader]!.disk
+        let logged = Dictionary(disk.loggedTxns(durableOnly: true).map { ($0.zxid, $0) }, uniquingKeysWith: { first, _ in first })
+        let snapshotZxid = disk.snapshots.keys.max() ?? 0
+        for (zxid, txn) in acknowledged.sorted(by: { $0.key < $1.key }) {
+            if let found = logged[zxid] {
+                if found != txn { return "acknowledged txn 0x\(String(zxid, radix: 16)) changed on the final leader \(leader)'s disk" }
+            } else if zxid > snapshotZxid {
+                return "acknowledged txn 0x\(String(zxid, radix: 16)) is missing from the final leader \(leader)'s disk"
+            }
+        }
+        return nil
     }
 
     /// Every member holds the same sessions, none of them closed or expired before, and

@@ -40,7 +40,7 @@ extension Simulation {
             }
             queue.push(.crash, at: now + Int64.random(in: 1...(2 * setup.crashEveryMs), using: &random))
         case .restart(let id):
-            guard !nodes[id]!.up else { return }
+            guard !nodes[id]!.up, !leftDown.contains(id) else { return }
             trace.add("\(now) restart \(id)")
             do {
                 if try nodes[id]!.restart(replicaConfiguration: replicaConfiguration(for: id), peerConfiguration: configuration(for: id), now: clock(id)) {
@@ -183,11 +183,21 @@ extension Simulation {
         return node.clockOffsetMs + now * node.clockRatePerMille / 1000
     }
 
+    /// The liveness phase: the network heals and every member comes back, except a
+    /// minority of voters drawn by the seed, which go (or stay) down for good.
     mutating func heal() {
         healed = true
         blocked = []
         cloggedUntil = [:]
-        trace.add("\(now) heal all")
-        for id in nodes.keys.sorted() where !nodes[id]!.up { handle(.restart(id)) }
+        var voters = quorum.voters.sorted()
+        voters.shuffle(using: &random)
+        leftDown = Set(voters.prefix(setup.downInLiveness))
+        trace.add("\(now) heal all but \(leftDown.sorted())")
+        for id in leftDown.sorted() where nodes[id]!.up {
+            nodes[id]!.crash { _ in 0 }
+            disconnectClients(of: id)
+            for other in quorum.members.sorted() where other != id { breakLink(id, other) }
+        }
+        for id in nodes.keys.sorted() where !nodes[id]!.up && !leftDown.contains(id) { handle(.restart(id)) }
     }
 }

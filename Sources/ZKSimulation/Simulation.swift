@@ -19,6 +19,9 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     public var clogEveryMs: Int64
     public var clientStepMs: Int64
     public var injectedBug: InjectedBug?
+    /// Voters that stay down through the liveness phase (at most a minority): the rest must
+    /// make progress and converge without them.
+    public var downInLiveness: Int
 
     public init(seed: UInt64, nodes: Int? = nil, safetyMs: Int64 = 60_000, injectedBug: InjectedBug? = nil) {
         var random = SeededGenerator(seed: seed)
@@ -35,10 +38,12 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
         clogEveryMs = [1_000, 4_000, 15_000].randomElement(using: &random)!
         clientStepMs = [5, 20, 50].randomElement(using: &random)!
         self.injectedBug = injectedBug
+        downInLiveness = Int.random(in: 0...((self.nodes - 1) / 2), using: &random)
     }
 
     public var description: String {
-        "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s; "
+        "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s "
+            + "with \(downInLiveness) voter(s) left down; "
             + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
             + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, \(Simulation.clientCount) clients, a client step every ~\(clientStepMs) ms"
             + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
@@ -109,6 +114,8 @@ public struct Simulation {
     var trace = TraceHash()
     var events = 0
     var healed = false
+    /// Voters kept down through the liveness phase.
+    var leftDown: Set<ServerID> = []
     // Checker state.
     var committed: [Zxid: Txn] = [:]
     /// Txns a serving leader applied (so a quorum logged them) or a client was told succeeded.
