@@ -22,19 +22,20 @@ public struct SyncSnapshot: Equatable, Sendable {
 
 /// A client's write (or createSession, closeSession) that a learner hands to its leader, as
 /// ZooKeeper's REQUEST packet carries it: the session, the client's xid, the opcode, the
-/// frame as the client sent it, and the identities its connection authenticated as.
+/// request body as the client sent it (after its xid and type; for createSession, the
+/// negotiated timeout), and the identities its connection authenticated as.
 public struct ForwardedRequest: Hashable, Sendable {
     public var sessionId: SessionID
     public var cxid: Xid
     public var type: Int32
-    public var frame: [UInt8]
+    public var body: [UInt8]
     public var authIds: [Id]
 
-    public init(sessionId: SessionID, cxid: Xid, type: Int32, frame: [UInt8], authIds: [Id]) {
+    public init(sessionId: SessionID, cxid: Xid, type: Int32, body: [UInt8], authIds: [Id]) {
         self.sessionId = sessionId
         self.cxid = cxid
         self.type = type
-        self.frame = frame
+        self.body = body
         self.authIds = authIds
     }
 }

@@ -178,11 +178,13 @@ extension Replica {
             }
             sessions.markClosing(sessionId)
         }
+        var body = frame
+        body.moveReaderIndex(forwardBy: min(8, body.readableBytes))  // the client's xid and type
         var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .forwarded)
         entry.multiOpCodes = multiOpCodes
         enqueue(id, entry)
         let request = ForwardedRequest(
-            sessionId: sessionId, cxid: xid, type: opCode.rawValue, frame: Array(frame.readableBytesView), authIds: connections[id]?.ids ?? [])
+            sessionId: sessionId, cxid: xid, type: opCode.rawValue, body: Array(body.readableBytesView), authIds: connections[id]?.ids ?? [])
         forward(request, now: now)
     }
 
@@ -206,7 +208,7 @@ extension Replica {
             appendTxn(Txn(header: header, body: .error(code)), connection: nil, now: now)
         }
         if request.type == OpCode.createSession.rawValue {
-            var reader = JuteReader(ByteBuffer(bytes: request.frame), lengthMax: Int32(configuration.frameBytesMax))
+            var reader = JuteReader(ByteBuffer(bytes: request.body), lengthMax: Int32(configuration.frameBytesMax))
             guard let timeoutMs = try? reader.readInt(), sessions.sessions[sessionId] == nil else { return }
             submit(.createSession(timeoutMs: timeoutMs), sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
             return
@@ -214,9 +216,8 @@ extension Replica {
         let isClose = request.type == OpCode.closeSession.rawValue
         guard let session = sessions.sessions[sessionId], isClose || !session.isClosing else { return proposeError(.sessionExpired) }
         sessions.touch(sessionId, now: now)
-        var reader = JuteReader(ByteBuffer(bytes: request.frame), lengthMax: Int32(configuration.frameBytesMax))
-        guard (try? reader.readInt()) != nil, (try? reader.readInt()) != nil,
-            let decoded = try? Request.decode(type: request.type, from: &reader)
+        var reader = JuteReader(ByteBuffer(bytes: request.body), lengthMax: Int32(configuration.frameBytesMax))
+        guard let decoded = try? Request.decode(type: request.type, from: &reader)
         else { return proposeError(.marshallingError) }
         if case .reconfig = decoded { return proposeError(configuration.reconfigEnabled ? .unimplemented : .reconfigDisabled) }
         guard let op = writeOp(for: decoded) else { return proposeError(.marshallingError) }
@@ -232,7 +233,7 @@ extension Replica {
         var writer = JuteWriter()
         writer.writeInt(timeoutMs)
         let request = ForwardedRequest(
-            sessionId: sessionId, cxid: 0, type: OpCode.createSession.rawValue, frame: Array(writer.buffer.readableBytesView), authIds: [])
+            sessionId: sessionId, cxid: 0, type: OpCode.createSession.rawValue, body: Array(writer.buffer.readableBytesView), authIds: [])
         forward(request, now: now)
     }
 
