@@ -49,8 +49,11 @@ struct EventQueue<Event> {
 /// FNV-1a over the event trace: two runs of one seed must give the same value.
 struct TraceHash {
     private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// When set, the trace is also kept as text (`swiftkeeper sim --trace`).
+    var lines: [String]?
 
     mutating func add(_ text: String) {
+        lines?.append(text)
         for byte in text.utf8 {
             value ^= UInt64(byte)
             value = value &* 0x100_0000_01b3

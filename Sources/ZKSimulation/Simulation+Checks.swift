@@ -34,7 +34,17 @@ extension Simulation {
                 if byServingLeader, case .closeSession = txn.body {
                     endedSessions.insert(txn.header.clientId)
                     // The leader's expiry closes with cxid 0; a client's close carries its xid.
-                    if txn.header.cxid == 0 { expiredSessions += 1 }
+                    if txn.header.cxid == 0 {
+                        expiredSessions += 1
+                        trace.add("\(now) node \(id) expired session \(String(UInt64(bitPattern: txn.header.clientId), radix: 16))")
+                        // Once healed, every client keeps its session alive (pauses end a
+                        // session timeout before the fault phase does), through the leader
+                        // change healing may bring: only sessions no client holds may expire.
+                        if healed && clients.contains(where: { $0.session == txn.header.clientId }) {
+                            violation = "session 0x\(String(UInt64(bitPattern: txn.header.clientId), radix: 16)) expired in the healed phase, though its client kept it alive"
+                            return
+                        }
+                    }
                 }
             }
         }

@@ -73,11 +73,19 @@ extension Simulation {
             return hangUp(index, server: server)
         }
         let workloadOver = now >= setup.safetyMs + setup.livenessMs / 3
-        if !client.calls.isEmpty || workloadOver {
-            if now - client.lastSentMs > timeoutMs / 3 { send(index, .ping, as: .ping) }
-            return
+        if client.calls.isEmpty && !workloadOver { startOperation(index) }
+    }
+
+    /// Each client's own timer, as ZooKeeper's client runs one: ping when nothing was sent
+    /// for a third of the session timeout, give up on a connection whose oldest request
+    /// waited two thirds of it.
+    mutating func clientHeartbeat(_ index: Int) {
+        let client = clients[index]
+        guard now >= client.silentUntilMs, let server = client.server, client.connection != nil, client.established else { return }
+        if let oldest = client.calls.first, now - oldest.sentAtMs > timeoutMs * 2 / 3 {
+            return hangUp(index, server: server)
         }
-        startOperation(index)
+        if now - client.lastSentMs >= timeoutMs / 3 { send(index, .ping, as: .ping) }
     }
 
     mutating func connect(_ index: Int) {
@@ -172,8 +180,9 @@ extension Simulation {
         case 16:
             history.append(HistoryOperation(path: path, kind: .setData(value: value), outcome: .unknown, callTime: now, returnTime: nil))
             send(index, .multi([.check(path: path, version: -1), .setData(path: path, data: data)]), as: .checkedSetData(historyIndex: history.count - 1))
-        case 12 where !healed:
+        case 12 where now + 5 * timeoutMs < setup.safetyMs:
             // A pause longer than the session timeout: the leader must expire the session.
+            // It ends a timeout before the fault phase does, so healed sessions stay alive.
             clients[index].silentUntilMs = now + Int64.random(in: (2 * timeoutMs)...(4 * timeoutMs), using: &random)
             trace.add("\(now) client \(index) pauses until \(clients[index].silentUntilMs)")
         default:

@@ -88,6 +88,9 @@ extension Simulation {
         case .clientStep:
             clientStep()
             queue.push(.clientStep, at: now + Int64.random(in: 1...(2 * setup.clientStepMs), using: &random))
+        case .clientHeartbeat(let index):
+            clientHeartbeat(index)
+            queue.push(.clientHeartbeat(index), at: now + Int64.random(in: 50...100, using: &random))
         case .clientFrame(let server, let connection, let frame, let incarnation):
             guard nodes[server]!.up, nodeIncarnation[server, default: 0] == incarnation else { return }
             carryOut(nodes[server]!.replica.frameReceived(connection, frame, now: clock(server)), at: server)

@@ -22,6 +22,8 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     /// Voters that stay down through the liveness phase (at most a minority): the rest must
     /// make progress and converge without them.
     public var downInLiveness: Int
+    /// Keep the event trace as text in the result (for reading a failure).
+    public var keepsTrace = false
 
     public init(seed: UInt64, nodes: Int? = nil, safetyMs: Int64 = 60_000, injectedBug: InjectedBug? = nil) {
         var random = SeededGenerator(seed: seed)
@@ -55,6 +57,8 @@ public struct SimulationResult: Sendable {
     public var setup: SimulationSetup
     public var violation: String?
     public var traceHash: UInt64
+    /// The event trace as text, when the setup asked for it.
+    public var trace: [String]?
     public var committedTxns: Int
     /// Client operations on the shared paths with a known answer, and all of them recorded.
     public var clientAnswers: Int
@@ -94,6 +98,7 @@ public struct Simulation {
         case reset
         case clog
         case clientStep
+        case clientHeartbeat(Int)
         case clientFrame(ServerID, ConnectionID, ByteBuffer, incarnation: Int)
     }
 
@@ -139,6 +144,7 @@ public struct Simulation {
     public init(_ setup: SimulationSetup) {
         self.setup = setup
         random = SeededGenerator(seed: setup.seed ^ 0x5157_4b45_4550_4552)
+        if setup.keepsTrace { trace.lines = [] }
         let voters = Set((1...setup.nodes).map { ServerID($0) })
         let observers = Set((0..<setup.observers).map { ServerID(setup.nodes + 1 + $0) })
         quorum = QuorumConfiguration(voters: voters, observers: observers)
@@ -155,6 +161,7 @@ public struct Simulation {
         queue.push(.reset, at: setup.resetEveryMs)
         queue.push(.clog, at: setup.clogEveryMs)
         queue.push(.clientStep, at: 100)
+        for index in 0..<Self.clientCount { queue.push(.clientHeartbeat(index), at: 100 + Int64(index)) }
     }
 
     static let clientCount = 4
@@ -195,7 +202,7 @@ public struct Simulation {
         }
         if violation == nil { checkLiveness() }
         return SimulationResult(
-            setup: setup, violation: violation, traceHash: trace.value, committedTxns: acknowledged.count,
+            setup: setup, violation: violation, traceHash: trace.value, trace: trace.lines, committedTxns: acknowledged.count,
             clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events, expiredSessions: expiredSessions, tornTails: tornTails,
             nodeStatus: nodes.keys.sorted().map(status), simulatedMs: now)
     }

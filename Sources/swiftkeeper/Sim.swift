@@ -19,6 +19,9 @@ struct Sim: ParsableCommand {
     @Option(help: "Voters in the ensemble (3 or 5); drawn from the seed when absent.")
     var nodes: Int?
 
+    @Flag(help: "Print the event trace of --seed N before the result.")
+    var trace = false
+
     @Option(name: .customLong("inject-bug"), help: "A deliberate bug the checkers must catch: \(InjectedBug.allCases.map(\.rawValue).joined(separator: ", ")).")
     var injectBug: String?
 
@@ -35,10 +38,12 @@ struct Sim: ParsableCommand {
 
     func run() throws {
         if let seed {
-            let setup = setup(seed)
+            var setup = setup(seed)
+            setup.keepsTrace = trace
             print(setup)
             var simulation = Simulation(setup)
             let result = simulation.run()
+            for line in result.trace ?? [] { print(line) }
             report(result)
             if result.violation != nil { throw ExitCode(1) }
             return
