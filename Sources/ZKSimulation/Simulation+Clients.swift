@@ -54,6 +54,7 @@ extension Simulation {
     var timeoutMs: Int64 { Int64(Self.sessionTimeoutMs) }
     /// After healing, every client must have had an answer within this long of the end.
     static let servedWithinMs: Int64 = 5_000
+    static let quietEndMs: Int64 = 3_000
 
     /// One client takes a step: connect, give up on a silent member, ping, or start an
     /// operation. Operations stop a while into the healed phase so that everyone catches up.
@@ -89,6 +90,8 @@ extension Simulation {
     }
 
     mutating func connect(_ index: Int) {
+        // No new session (a txn) in the last seconds: the run ends with nothing in flight.
+        if clients[index].session == 0 && now > setup.safetyMs + setup.livenessMs - Self.quietEndMs { return }
         let up = nodes.keys.sorted().filter { nodes[$0]!.up }
         guard let server = up.randomElement(using: &random) else { return }
         let connection = nextConnectionId
