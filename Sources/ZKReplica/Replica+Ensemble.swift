@@ -42,7 +42,7 @@ extension Replica {
     /// A message from another member.
     public mutating func peerMessageReceived(_ message: PeerMessage, from sender: ServerID, now: Int64) -> [ReplicaAction] {
         actions = []
-        guard var peer else { return [] }
+        guard peer != nil else { return [] }
         switch message {
         case .request(let request):
             if isServingLeader { leaderPrepare(request, now: now) }
@@ -60,9 +60,7 @@ extension Replica {
             if case .ping(_, let touches) = message, isServingLeader {
                 for touch in touches { sessions.touch(touch.sessionId, now: now) }
             }
-            let peerActions = peer.receive(message, from: sender, now: now)
-            self.peer = peer
-            run(peerActions, now: now)
+            drivePeer(now: now) { $0.receive(message, from: sender, now: now) }
         }
         return takeActions()
     }
@@ -70,10 +68,7 @@ extension Replica {
     /// The quorum connection to `member` broke.
     public mutating func peerConnectionLost(_ member: ServerID, now: Int64) -> [ReplicaAction] {
         actions = []
-        guard var peer else { return [] }
-        let peerActions = peer.connectionLost(to: member, now: now)
-        self.peer = peer
-        run(peerActions, now: now)
+        drivePeer(now: now) { $0.connectionLost(to: member, now: now) }
         return takeActions()
     }
 
@@ -86,6 +81,16 @@ extension Replica {
     }
 
     // MARK: - Carrying out the peer's decisions
+
+    /// Hands one event to the peer and carries out what it decides. The peer leaves `self`
+    /// while it runs so that its log stays uniquely referenced (no copy on write).
+    mutating func drivePeer(now: Int64, _ event: (inout Peer) -> [PeerAction]) {
+        guard var peer else { return }
+        self.peer = nil
+        let peerActions = event(&peer)
+        self.peer = peer
+        run(peerActions, now: now)
+    }
 
     mutating func run(_ peerActions: [PeerAction], now: Int64) {
         for action in peerActions {
@@ -103,11 +108,8 @@ extension Replica {
                 replaceState(tree: snapshot.tree, sessionTimeouts: snapshot.sessions, now: now)
                 actions.append(.peer(action))
             case .takeSnapshotForLearner(let learner):
-                guard var peer else { break }
                 let snapshot = SyncSnapshot(tree: tree, sessions: sessionTimeouts)
-                let more = peer.snapshotReady(for: learner, zxid: tree.lastProcessedZxid, snapshot: snapshot, now: now)
-                self.peer = peer
-                run(more, now: now)
+                drivePeer(now: now) { $0.snapshotReady(for: learner, zxid: snapshot.tree.lastProcessedZxid, snapshot: snapshot, now: now) }
             case .apply(let txn):
                 // A member that stops serving applies its whole log first (ZooKeeper's
                 // fast-forward), committed or not: those txns answer nobody.
@@ -262,14 +264,11 @@ extension Replica {
     /// A client `sync`: answered, as a read, once this member applied what the leader had
     /// when a quorum still confirmed it.
     mutating func startSync(_ id: ConnectionID, xid: Xid, _ request: Request, now: Int64) {
-        guard var peer else { return }
         let requestId = nextSyncRequestId
         nextSyncRequestId += 1
         pendingSyncs[requestId] = id
         enqueue(id, PendingRequest(xid: xid, opCode: .sync, receivedAtMs: now, state: .awaitingSync(requestId: requestId, request)))
-        let peerActions = peer.sync(requestId, now: now)
-        self.peer = peer
-        run(peerActions, now: now)
+        drivePeer(now: now) { $0.sync(requestId, now: now) }
     }
 
     mutating func syncFinished(_ requestId: UInt64, now: Int64) {

@@ -124,10 +124,8 @@ public struct Replica: Sendable {
     /// (standalone), or tell the peer, which acknowledges and commits (ensemble).
     public mutating func logPersisted(upTo zxid: Zxid, now: Int64) -> [ReplicaAction] {
         actions = []
-        if var peer {
-            let peerActions = peer.persisted(upTo: zxid, now: now)
-            self.peer = peer
-            run(peerActions, now: now)
+        if peer != nil {
+            drivePeer(now: now) { $0.persisted(upTo: zxid, now: now) }
             return takeActions()
         }
         while let first = inFlight.first, first.txn.zxid <= zxid {
@@ -163,10 +161,8 @@ public struct Replica: Sendable {
             closeIdleConnections(now: now)
             return takeActions()
         }
-        if var peer {
-            let peerActions = peer.tick(now: now)
-            self.peer = peer
-            run(peerActions, now: now)
+        if peer != nil {
+            drivePeer(now: now) { $0.tick(now: now) }
             // Only a serving leader expires sessions and removes containers.
             guard isServingLeader else {
                 closeIdleConnections(now: now)
@@ -217,11 +213,9 @@ public struct Replica: Sendable {
         return zxid
     }
 
-    mutating func appendTxn(_ txn: Txn, connection: ConnectionID?, now: Int64 = 0) {
-        if var peer {
-            let peerActions = peer.propose(txn, now: now)
-            self.peer = peer
-            run(peerActions, now: now)
+    mutating func appendTxn(_ txn: Txn, connection: ConnectionID?, now: Int64) {
+        if peer != nil {
+            drivePeer(now: now) { $0.propose(txn, now: now) }
             return
         }
         inFlight.append((txn, connection))
