@@ -114,8 +114,12 @@ public enum Recovery {
     static func replayLogs(_ files: DataFiles, options: RecoveryOptions, into state: inout RecoveredState) throws {
         let logs = files.logs.sorted()
         let base = state.tree.lastProcessedZxid
-        let startIndex = logs.lastIndex { $0.zxid <= base } ?? 0
         let scanner = TxnLogScanner(payloadBytesMax: options.payloadBytesMax)
+        var startIndex = logs.lastIndex { $0.zxid <= base } ?? 0
+        // A log without txns (a crash right after it was created) does not start where its
+        // name says: a later restart may have logged those zxids in a file named lower. Read
+        // from the log before it (found by the simulator).
+        while startIndex > 0, (try? scanner.scan(files.read(logs[startIndex])).txns.isEmpty) ?? false { startIndex -= 1 }
         for index in logs.indices where index >= startIndex {
             let name = logs[index]
             let bytes: [UInt8]

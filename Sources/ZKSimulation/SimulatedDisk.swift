@@ -19,6 +19,13 @@ struct SimulatedDisk {
     var currentEpoch: Int64 = 0
     var snapshots: [Zxid: [UInt8]] = [:]
     var logs: [Zxid: LogFile] = [:]
+    /// Where the retained logs begin: 0, or the snapshot a SNAP sync installed. Every txn
+    /// after it is kept, so a TRUNC can go back below newer snapshots.
+    var baseZxid: Zxid = 0
+    /// Periodic snapshots wait until the log is durable up to their zxid before they count
+    /// (a snapshot must never be ahead of the durable log: the peer's history would have a
+    /// hole between the log's end and the snapshot).
+    var pendingSnapshots: [Zxid: [UInt8]] = [:]
     /// The log appends go to; a new one starts after a restart, a TRUNC or a SNAP.
     var currentLog: Zxid?
     static let options: RecoveryOptions = {
@@ -38,20 +45,32 @@ struct SimulatedDisk {
         return (file, logs[file]!.bytes.count)
     }
 
-    /// An fsync issued when the file was `length` bytes long completed.
-    mutating func synced(file: Zxid, length: Int) {
+    /// An fsync issued when the file was `length` bytes long, its last txn `zxid`, completed.
+    mutating func synced(file: Zxid, length: Int, upTo zxid: Zxid) {
         guard let log = logs[file] else { return }
         logs[file]!.durableBytes = max(log.durableBytes, min(length, log.bytes.count))
+        for (snapshotZxid, bytes) in pendingSnapshots where snapshotZxid <= zxid {
+            snapshots[snapshotZxid] = bytes
+            pendingSnapshots[snapshotZxid] = nil
+        }
     }
 
-    /// Power loss: each log keeps its durable bytes and `extraBytes(unsynced)` of the rest.
+    /// Power loss: each log keeps its durable bytes, and the unsynced writes survive as a
+    /// prefix of the order they were written in (`extraBytes(unsynced)` of the first file
+    /// that has some; nothing after it), as with the server's single log writer, which makes
+    /// one batch durable before it writes the next.
     mutating func crash(extraBytes: (Int) -> Int) {
+        var cut = false
         for file in logs.keys.sorted() {
             let log = logs[file]!
-            let kept = log.durableBytes + extraBytes(log.bytes.count - log.durableBytes)
+            let unsynced = log.bytes.count - log.durableBytes
+            let extra = cut ? 0 : extraBytes(unsynced)
+            if extra < unsynced { cut = true }
+            let kept = log.durableBytes + extra
             logs[file] = LogFile(bytes: Array(log.bytes.prefix(kept)), durableBytes: kept)
         }
         currentLog = nil
+        pendingSnapshots = [:]
     }
 
     var files: DataFiles {
@@ -71,9 +90,17 @@ struct SimulatedDisk {
             logs[torn.file.zxid]!.bytes.removeLast(logs[torn.file.zxid]!.bytes.count - torn.offset)
             logs[torn.file.zxid]!.durableBytes = min(logs[torn.file.zxid]!.durableBytes, torn.offset)
         }
-        let base = state.snapshot?.zxid ?? 0
-        let log = loggedTxns().filter { $0.zxid > base && $0.zxid <= state.lastZxid }
-        return (state, PeerDurableState(acceptedEpoch: acceptedEpoch, currentEpoch: currentEpoch, baseZxid: base, log: log))
+        // The peer gets every retained txn, not just those after the newest snapshot: a
+        // snapshot may hold txns this member only fast-forwarded, which a TRUNC takes back.
+        let log = loggedTxns().filter { $0.zxid > baseZxid && $0.zxid <= state.lastZxid }
+        return (state, PeerDurableState(acceptedEpoch: acceptedEpoch, currentEpoch: currentEpoch, baseZxid: baseZxid, log: log))
+    }
+
+    /// A periodic snapshot of the applied state (which may be ahead of what is durable in
+    /// the log, or not committed at all); the log rolls with it.
+    mutating func takeSnapshot(tree: DataTree, sessions: [SessionID: Int32]) {
+        pendingSnapshots[tree.lastProcessedZxid] = Array(SnapshotFormat.encode(tree: tree, sessions: sessions).readableBytesView)
+        currentLog = nil
     }
 
     /// Every readable txn in the logs, in zxid order (durable or not: the page cache has them).
@@ -88,8 +115,12 @@ struct SimulatedDisk {
         return txns
     }
 
-    /// TRUNC: every log entry after `zxid` goes; the state is then read back from disk.
+    /// TRUNC: every log entry after `zxid` goes, and every snapshot after it (ZooKeeper
+    /// deletes those too); the state is then read back from disk.
     mutating func truncate(to zxid: Zxid) throws -> RecoveredState {
+        precondition(zxid >= baseZxid, "TRUNC to 0x\(String(zxid, radix: 16)) below the retained base 0x\(String(baseZxid, radix: 16))")
+        for snapshot in snapshots.keys where snapshot > zxid { snapshots[snapshot] = nil }
+        for snapshot in pendingSnapshots.keys where snapshot > zxid { pendingSnapshots[snapshot] = nil }
         let scanner = TxnLogScanner(payloadBytesMax: Self.options.payloadBytesMax)
         for file in logs.keys.sorted() {
             if file > zxid {
@@ -109,9 +140,11 @@ struct SimulatedDisk {
         snapshots = [zxid: Array(SnapshotFormat.encode(tree: snapshot.tree, sessions: snapshot.sessions).readableBytesView)]
         logs = [:]
         currentLog = nil
+        pendingSnapshots = [:]
+        baseZxid = zxid
     }
 
-    /// The zxids this member could not lose in a crash: under its snapshot or fsynced.
+    /// The zxids this member could not lose in a crash: under a snapshot or fsynced.
     func holdsDurably(_ zxid: Zxid) -> Bool {
         if let newest = snapshots.keys.max(), newest >= zxid { return true }
         return loggedTxns(durableOnly: true).contains { $0.zxid == zxid }

@@ -16,6 +16,9 @@ struct SimulatedNode {
     var up = true
     /// Bumped by crashes and snapshots, so stale fsync completions are ignored.
     var diskGeneration = 0
+    /// Txns logged since the last periodic snapshot, and how many trigger the next one.
+    var txnsSinceSnapshot = 0
+    var snapshotAfterTxns = Int.max
 
     var peer: Peer { replica.peer! }
     var tree: DataTree { replica.tree }

@@ -18,7 +18,7 @@ extension Simulation {
         case .synced(let id, let zxid, let file, let length, let generation):
             guard nodes[id]!.up, nodes[id]!.diskGeneration == generation else { return }
             trace.add("\(now) synced \(id) \(zxid)")
-            nodes[id]!.disk.synced(file: file, length: length)
+            nodes[id]!.disk.synced(file: file, length: length, upTo: zxid)
             carryOut(nodes[id]!.replica.logPersisted(upTo: zxid, now: clock(id)), at: id)
         case .tick(let id):
             guard nodes[id]!.up else { return }
@@ -135,6 +135,7 @@ extension Simulation {
             let done = max(now + Int64.random(in: 0...setup.fsyncDelayMaxMs, using: &random), diskBusyUntil[id, default: 0])
             diskBusyUntil[id] = done
             queue.push(.synced(id, upTo: last.zxid, file: file, length: length, generation: nodes[id]!.diskGeneration), at: done)
+            snapshotIfDue(id, logged: appended.count)
         }
         checkApplied(at: id)
         checkLeadership(at: id)
@@ -178,6 +179,23 @@ extension Simulation {
             // The replica carries these out itself.
             break
         }
+    }
+
+    /// Every snapCount/2 + random(snapCount/2) logged txns a member writes a snapshot of its
+    /// applied state and rolls its log, as the standalone server's shell does.
+    mutating func snapshotIfDue(_ id: ServerID, logged: Int) {
+        nodes[id]!.txnsSinceSnapshot += logged
+        if nodes[id]!.snapshotAfterTxns == Int.max { nodes[id]!.snapshotAfterTxns = nextSnapshotAfter() }
+        guard nodes[id]!.txnsSinceSnapshot >= nodes[id]!.snapshotAfterTxns else { return }
+        let replica = nodes[id]!.replica
+        trace.add("\(now) snapshot \(id) at 0x\(String(replica.tree.lastProcessedZxid, radix: 16))")
+        nodes[id]!.disk.takeSnapshot(tree: replica.tree, sessions: replica.sessionTimeouts)
+        nodes[id]!.txnsSinceSnapshot = 0
+        nodes[id]!.snapshotAfterTxns = nextSnapshotAfter()
+    }
+
+    mutating func nextSnapshotAfter() -> Int {
+        setup.snapCount / 2 + Int.random(in: 0..<max(1, setup.snapCount / 2), using: &random)
     }
 
     /// A node's own clock: offset and running a little fast or slow, as real clocks do.

@@ -22,6 +22,9 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     /// Voters that stay down through the liveness phase (at most a minority): the rest must
     /// make progress and converge without them.
     public var downInLiveness: Int
+    /// `snapCount`: a member snapshots its applied state and rolls its log after
+    /// snapCount/2 + random(snapCount/2) logged txns, as the server does.
+    public var snapCount: Int
     /// Keep the event trace as text in the result (for reading a failure).
     public var keepsTrace = false
 
@@ -41,11 +44,12 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
         clientStepMs = [5, 20, 50].randomElement(using: &random)!
         self.injectedBug = injectedBug
         downInLiveness = Int.random(in: 0...((self.nodes - 1) / 2), using: &random)
+        snapCount = [40, 150, 100_000].randomElement(using: &random)!
     }
 
     public var description: String {
         "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s "
-            + "with \(downInLiveness) voter(s) left down; "
+            + "with \(downInLiveness) voter(s) left down; snapCount \(snapCount), "
             + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
             + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, \(Simulation.clientCount) clients, a client step every ~\(clientStepMs) ms"
             + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
