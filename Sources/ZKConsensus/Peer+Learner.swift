@@ -32,11 +32,15 @@ extension Peer {
         switch message {
         case .leaderInfo(let epoch):
             guard learner.newEpoch == nil else { return }
-            if epoch < acceptedEpoch { return startLooking(now: now) }
+            // A voter never goes back on a promised epoch. An observer's promise counts in no
+            // quorum: it follows the epoch the leader runs, even one below an epoch it had
+            // accepted from a leader that never established it (else it would wait for the
+            // next election; found by the simulator).
+            if epoch < acceptedEpoch && !configuration.isObserver { return startLooking(now: now) }
             learner.newEpoch = epoch
             learner.phase = .synchronization
             role = .learning(learner)
-            if epoch > acceptedEpoch {
+            if epoch != acceptedEpoch {
                 acceptedEpoch = epoch
                 actions.append(.persistAcceptedEpoch(epoch))
                 actions.append(send(.ackEpoch(lastLoggedZxid: lastLoggedZxid, currentEpoch: currentEpoch), to: sender))

@@ -22,6 +22,26 @@ import ZKModel
         for id: ServerID in [1, 2, 3] { #expect(cluster.applied[id] == [zxid]) }
     }
 
+    /// An observer accepted epoch 7 from a leader that never established it; the voters then
+    /// elect a leader for epoch 4. The observer follows epoch 4 (its promise counts in no
+    /// quorum) instead of waiting for an election that may never come (found by the
+    /// simulator, seed 2429).
+    @Test func observerFollowsALeaderBelowItsAcceptedEpoch() {
+        let voters = Self.disk(epoch: 3, zxids: [Self.e(3, 1)])
+        var observer = Self.disk(epoch: 3, zxids: [Self.e(3, 1)])
+        observer.acceptedEpoch = 7
+        var cluster = ScriptedCluster(voters: [1, 2, 3], observers: [9], logs: [1: voters, 2: voters, 3: voters, 9: observer])
+        cluster.settle()
+        let leader = try! #require(cluster.leader)
+        #expect(cluster.peers[leader]!.currentEpoch == 4)
+        #expect(cluster.peers[9]!.state == ServerState.observing)
+        #expect(cluster.peers[9]!.phase == ZabPhase.broadcast)
+        let zxid = cluster.propose(at: leader)
+        cluster.settle(ms: 500)
+        #expect(cluster.applied[9]!.contains(zxid))
+        #expect(cluster.peers[9]!.acceptedEpoch == 4)
+    }
+
     /// The leader logs a proposal and dies before anyone saw it: the proposal is gone, the
     /// others elect a new leader, and the old one rejoins without it.
     @Test func leaderCrashRightAfterProposing() {

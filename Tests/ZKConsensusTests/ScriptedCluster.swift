@@ -24,9 +24,9 @@ struct ScriptedCluster {
     enum SyncResult: Equatable { case done(at: ServerID), failed(at: ServerID) }
     var syncs: [UInt64: SyncResult] = [:]
 
-    init(voters: Set<ServerID>, logs: [ServerID: Disk] = [:]) {
-        quorum = QuorumConfiguration(voters: voters)
-        for id in voters.sorted() {
+    init(voters: Set<ServerID>, observers: Set<ServerID> = [], logs: [ServerID: Disk] = [:]) {
+        quorum = QuorumConfiguration(voters: voters, observers: observers)
+        for id in voters.union(observers).sorted() {
             disks[id] = logs[id] ?? Disk()
             start(id)
         }
