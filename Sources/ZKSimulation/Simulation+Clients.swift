@@ -56,33 +56,30 @@ extension Simulation {
     static let servedWithinMs: Int64 = 5_000
     static let quietEndMs: Int64 = 3_000
 
-    /// One client takes a step: connect, give up on a silent member, ping, or start an
-    /// operation. Operations stop a while into the healed phase so that everyone catches up.
+    /// One client, drawn at random, starts an operation if it is connected and idle.
+    /// Operations stop a while into the healed phase so that everyone catches up.
     mutating func clientStep() {
         let index = Int.random(in: 0..<Self.clientCount, using: &random)
         let client = clients[index]
-        if now < client.silentUntilMs { return }
+        let workloadOver = now >= setup.safetyMs + setup.livenessMs / 3
+        guard now >= client.silentUntilMs, client.connection != nil, client.established, client.calls.isEmpty, !workloadOver else { return }
+        startOperation(index)
+    }
+
+    /// Each client's own timer, as ZooKeeper's client runs one: reconnect soon after losing
+    /// a connection, give up on a handshake or a request that waited two thirds of the
+    /// session timeout, and ping when nothing was sent for a third of it.
+    mutating func clientHeartbeat(_ index: Int) {
+        let client = clients[index]
+        guard now >= client.silentUntilMs else { return }
         guard let server = client.server, client.connection != nil else {
             if now >= client.reconnectAtMs { connect(index) }
             return
         }
         if !client.established {
-            if now - client.connectedAtMs > timeoutMs { hangUp(index, server: server) }
+            if now - client.connectedAtMs > timeoutMs * 2 / 3 { hangUp(index, server: server) }
             return
         }
-        if let oldest = client.calls.first, now - oldest.sentAtMs > timeoutMs * 2 / 3 {
-            return hangUp(index, server: server)
-        }
-        let workloadOver = now >= setup.safetyMs + setup.livenessMs / 3
-        if client.calls.isEmpty && !workloadOver { startOperation(index) }
-    }
-
-    /// Each client's own timer, as ZooKeeper's client runs one: ping when nothing was sent
-    /// for a third of the session timeout, give up on a connection whose oldest request
-    /// waited two thirds of it.
-    mutating func clientHeartbeat(_ index: Int) {
-        let client = clients[index]
-        guard now >= client.silentUntilMs, let server = client.server, client.connection != nil, client.established else { return }
         if let oldest = client.calls.first, now - oldest.sentAtMs > timeoutMs * 2 / 3 {
             return hangUp(index, server: server)
         }
