@@ -212,9 +212,13 @@ public struct Peer: Sendable {
         lastRound = election.round
         // The resend timer only runs out after a quiet spell, as ZooKeeper's poll timeout does.
         role = .looking(election, resendAtMs: max(resendAtMs, now + resendDelayMs), resendDelayMs: resendDelayMs)
-        if changed { broadcastNotification(election.notification) }
-        // A LOOKING peer behind us learns our vote (FastLeaderElection's WorkerReceiver).
-        if notification.state == .looking && notification.round < before {
+        if changed {
+            broadcastNotification(election.notification)
+        } else if notification.state == .looking && (notification.round < before || notification.vote != election.proposal) {
+            // A LOOKING peer behind us learns our vote (FastLeaderElection's WorkerReceiver),
+            // and so does one whose vote is worse than ours: waiting for our resend timer is
+            // not enough, since its notifications keep postponing that timer. (Found by the
+            // simulator: two members, clocks a little apart, looked at each other for ever.)
             actions.append(send(.notification(election.notification), to: sender))
         }
         if let decision { decided(decision, now: now) }

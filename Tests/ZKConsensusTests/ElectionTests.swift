@@ -46,6 +46,24 @@ import ZKModel
         #expect(election.finalizeAtMs == nil)
     }
 
+    /// A LOOKING peer that keeps sending a worse vote in our round gets our vote back at once:
+    /// its notifications postpone our own resend, so without the answer neither side would
+    /// ever learn the other's vote (found by the simulator, seeds 1165 and 3113).
+    @Test func aWorseVoteInOurRoundIsAnswered() {
+        var peer = Peer(configuration: PeerConfiguration(me: 1, quorum: Self.three), durable: PeerDurableState(acceptedEpoch: 10, currentEpoch: 10), now: 0)
+        _ = peer.tick(now: 0)
+        guard case .looking(let election, _, _) = peer.role else {
+            Issue.record("not looking")
+            return
+        }
+        let worse = Notification(state: .looking, vote: Vote(leader: 2, zxid: 7, peerEpoch: 9), round: election.round)
+        let actions = peer.receive(.notification(worse), from: 2, now: 10)
+        let answered = actions.contains { action in
+            if case .send(to: 2, .notification(let ours)) = action { return ours.vote.leader == 1 } else { return false }
+        }
+        #expect(answered, "\(actions)")
+    }
+
     /// Split votes: each server first votes for itself; the best vote wins everywhere.
     @Test func splitVotesConvergeOnTheBestCandidate() {
         var elections = (1...3).map {
