@@ -214,14 +214,21 @@ public struct Peer: Sendable {
         role = .looking(election, resendAtMs: max(resendAtMs, now + resendDelayMs), resendDelayMs: resendDelayMs)
         if changed {
             broadcastNotification(election.notification)
-        } else if notification.state == .looking && (notification.round < before || notification.vote != election.proposal) {
-            // A LOOKING peer behind us learns our vote (FastLeaderElection's WorkerReceiver),
-            // and so does one whose vote is worse than ours: waiting for our resend timer is
-            // not enough, since its notifications keep postponing that timer. (Found by the
-            // simulator: two members, clocks a little apart, looked at each other for ever.)
+        } else if notification.state == .looking && (notification.round < before || answersWorseVote(notification, from: sender, election)) {
+            // A LOOKING peer behind us learns our vote (FastLeaderElection's WorkerReceiver).
             actions.append(send(.notification(election.notification), to: sender))
         }
         if let decision { decided(decision, now: now) }
+    }
+
+    /// A voter in our round with a worse vote learns ours at once: waiting for our resend
+    /// timer is not enough, since its notifications keep postponing that timer (found by the
+    /// simulator: two members, clocks a little apart, looked at each other for ever). Only
+    /// voters' votes count, so only voters are answered: answering observers, whose votes we
+    /// ignore, would never end.
+    func answersWorseVote(_ notification: Notification, from sender: ServerID, _ election: FastLeaderElection) -> Bool {
+        configuration.quorum.voters.contains(sender) && notification.round == election.round
+            && election.proposal.isBetter(than: notification.vote)
     }
 
     mutating func lookingTick(now: Int64) {

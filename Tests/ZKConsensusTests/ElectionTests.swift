@@ -64,6 +64,21 @@ import ZKModel
         #expect(answered, "\(actions)")
     }
 
+    /// An observer's vote counts for nothing, so a voter does not answer it in its own round:
+    /// answering would never end (the observer answers back), and the messages would keep
+    /// postponing both resend timers (found by the simulator, seeds 341, 959, 1182).
+    @Test func anObserversVoteInOurRoundIsNotAnswered() {
+        let quorum = QuorumConfiguration(voters: [1, 2, 3], observers: [9])
+        var peer = Peer(configuration: PeerConfiguration(me: 1, quorum: quorum), durable: PeerDurableState(), now: 0)
+        guard case .looking(let election, _, _) = peer.role else {
+            Issue.record("not looking")
+            return
+        }
+        let observers = Notification(state: .looking, vote: Vote(leader: Int64.min, zxid: Int64.min, peerEpoch: Int64.min), round: election.round)
+        let actions = peer.receive(.notification(observers), from: 9, now: 10)
+        #expect(actions.isEmpty, "\(actions)")
+    }
+
     /// Split votes: each server first votes for itself; the best vote wins everywhere.
     @Test func splitVotesConvergeOnTheBestCandidate() {
         var elections = (1...3).map {
