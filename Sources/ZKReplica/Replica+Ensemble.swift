@@ -34,9 +34,6 @@ extension Replica {
 
     var isServingLeader: Bool { peer.map { $0.state == .leading && $0.phase == .broadcast } ?? true }
 
-    /// The sessions this member holds, with their timeouts (for snapshots and SNAP syncs).
-    public var sessionTimeouts: [SessionID: Int32] { sessions.sessions.mapValues(\.timeoutMs) }
-
     // MARK: - Events from the quorum shell
 
     /// A message from another member.
@@ -172,14 +169,7 @@ extension Replica {
     mutating func forwardWrite(
         _ id: ConnectionID, sessionId: SessionID, xid: Xid, opCode: OpCode, _ frame: ByteBuffer, multiOpCodes: [OpCode] = [], now: Int64
     ) {
-        if opCode == .closeSession {
-            if sessions.sessions[sessionId]?.isClosing == true {
-                enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .done(
-                    ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: 0), .none, closeAfter: true)))
-                return
-            }
-            sessions.markClosing(sessionId)
-        }
+        if opCode == .closeSession, !beginClose(id, sessionId: sessionId, xid: xid, now: now) { return }
         var body = frame
         body.moveReaderIndex(forwardBy: min(8, body.readableBytes))  // the client's xid and type
         var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .forwarded)

@@ -67,14 +67,7 @@ extension Replica {
             if case .sync = request { return startSync(id, xid: xid, request, now: now) }
         }
         if let op = writeOp(for: request) {
-            if case .closeSession = op {
-                if sessions.sessions[sessionId]?.isClosing == true {
-                    enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .done(
-                        ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: 0), .none, closeAfter: true)))
-                    return
-                }
-                sessions.markClosing(sessionId)
-            }
+            if case .closeSession = op, !beginClose(id, sessionId: sessionId, xid: xid, now: now) { return }
             let ids = connections[id]?.ids ?? []
             let zxid = submit(op, sessionId: sessionId, cxid: xid, ids: ids, connection: id, now: now)
             var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .awaitingCommit(zxid))
@@ -87,6 +80,18 @@ extension Replica {
         } else {
             enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .read(request)))
         }
+    }
+
+    /// A closeSession: the session is marked closing so that nothing revives it. A second
+    /// close of a session already closing is answered at once (false: nothing more to do).
+    mutating func beginClose(_ id: ConnectionID, sessionId: SessionID, xid: Xid, now: Int64) -> Bool {
+        if sessions.sessions[sessionId]?.isClosing == true {
+            enqueue(id, PendingRequest(xid: xid, opCode: .closeSession, receivedAtMs: now, state: .done(
+                ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: 0), .none, closeAfter: true)))
+            return false
+        }
+        sessions.markClosing(sessionId)
+        return true
     }
 
     /// Opcodes that go through ZooKeeper's prep stage and so consume a zxid even when they fail.

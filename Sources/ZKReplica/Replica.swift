@@ -68,6 +68,9 @@ public struct Replica: Sendable {
         }
     }
 
+    /// The sessions this replica holds, with their timeouts (for snapshots and SNAP syncs).
+    public var sessionTimeouts: [SessionID: Int32] { sessions.sessions.mapValues(\.timeoutMs) }
+
     // MARK: - Events
 
     public mutating func connectionOpened(_ id: ConnectionID, address: String, port: Int, now: Int64) -> [ReplicaAction] {

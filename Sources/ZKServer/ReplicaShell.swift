@@ -125,8 +125,7 @@ final class ReplicaShell: @unchecked Sendable {
             txnLog.append(txns)
             if let snapshots, snapshots.txnsLogged(txns.count) {
                 txnLog.roll()
-                let timeouts = replica.sessions.sessions.mapValues(\.timeoutMs)
-                snapshots.start(tree: replica.tree, sessions: timeouts)
+                snapshots.start(tree: replica.tree, sessions: replica.sessionTimeouts)
             }
         }
     }
