@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "ZKDataTree", dependencies: [
             "ZKModel",
             .product(name: "HashTreeCollections", package: "swift-collections"),
+            .product(name: "DequeModule", package: "swift-collections"),
         ]),
         .target(name: "ZKReplica", dependencies: [
             "ZKModel", "ZKWire", "ZKDataTree", "ZKConsensus",

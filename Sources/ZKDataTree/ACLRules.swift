@@ -26,8 +26,10 @@ public enum ACLRules {
     /// replaced by the caller's authenticated ids. Throws `invalidACL`.
     public static func fixup(_ acl: [ACL]?, ids: [Id]) throws(ErrorCode) -> [ACL] {
         guard let acl, !acl.isEmpty else { throw .invalidACL }
+        var seen = Set<ACL>()
+        seen.reserveCapacity(acl.count)
         var unique: [ACL] = []
-        for entry in acl where !unique.contains(entry) { unique.append(entry) }
+        for entry in acl where seen.insert(entry).inserted { unique.append(entry) }
         var result: [ACL] = []
         for entry in unique {
             if entry.id.scheme == "world" && entry.id.id == "anyone" {

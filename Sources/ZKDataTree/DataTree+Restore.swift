@@ -16,6 +16,7 @@ extension DataTree {
         var tree = DataTree()
         tree.nodes = [:]
         tree.digest = 0
+        tree.dataBytes = 0
         return tree
     }
 
@@ -35,13 +36,6 @@ extension DataTree {
             nodes[parentPath]?.children.insert(PathRules.name(of: path))
         }
         setNode(path, node)
-        if let session = EphemeralOwner.session(node.ephemeralOwner) {
-            ephemerals[session, default: []].insert(path)
-        } else if EphemeralOwner.isContainer(node.ephemeralOwner) {
-            containers.insert(path)
-        } else if EphemeralOwner.ttlValue(node.ephemeralOwner) != nil {
-            ttls.insert(path)
-        }
     }
 
     /// Completes a restore: the built-in config node exists, quota roots are found and their
@@ -93,7 +87,6 @@ extension DataTree {
     public mutating func killSession(_ sessionId: SessionID, zxid: Zxid) {
         var ignored: [WatchTrigger] = []
         for path in ephemeralPaths(of: sessionId) { _ = deleteNode(path, zxid: zxid, triggers: &ignored) }
-        ephemerals[sessionId] = nil
     }
 
     /// Every node in pre-order (parents before children), children in name order: the order a

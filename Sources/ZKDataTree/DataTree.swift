@@ -80,11 +80,12 @@ public struct DataTree: Sendable {
     /// ZooKeeper's node count counts the root twice (it is stored as "" and "/").
     public var nodeCount: Int { nodes.count + 1 }
 
-    public var ephemeralCount: Int { ephemerals.values.reduce(0) { $0 + $1.count } }
+    /// Ephemeral nodes of all sessions, kept by `setNode`.
+    public internal(set) var ephemeralCount = 0
+    /// Bytes of every path and its data (ZooKeeper's `approximateDataSize`), kept by `setNode`.
+    public internal(set) var dataBytes = 0
 
-    public var approximateDataSize: Int {
-        nodes.reduce(0) { $0 + $1.key.utf8.count + ($1.value.data?.count ?? 0) }
-    }
+    public var approximateDataSize: Int { dataBytes }
 
     /// Sorted ephemeral paths of `session`.
     public func ephemeralPaths(of session: SessionID) -> [String] {
@@ -127,7 +128,6 @@ public struct DataTree: Sendable {
             var all = Set(paths)
             all.formUnion(ephemerals[header.clientId] ?? [])
             for path in all.sorted() { _ = deleteNode(path, zxid: zxid, triggers: &triggers) }
-            ephemerals[header.clientId] = nil
             return .sessionClosed
         case .create(let path, let data, let acl, let ephemeral, let parentCVersion):
             return createNode(
@@ -202,13 +202,6 @@ public struct DataTree: Sendable {
         let node = DataNode(
             data: data, acl: acl, czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, ephemeralOwner: owner)
         setNode(path, node)
-        if let session = EphemeralOwner.session(owner) {
-            ephemerals[session, default: []].insert(path)
-        } else if EphemeralOwner.isContainer(owner) {
-            containers.insert(path)
-        } else if EphemeralOwner.ttlValue(owner) != nil {
-            ttls.insert(path)
-        }
         updateQuota(for: path, countDelta: 1, bytesDelta: Int64(data?.count ?? 0))
         triggers.append(WatchTrigger(path: path, type: .nodeCreated, acl: acl))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))
@@ -223,14 +216,6 @@ public struct DataTree: Sendable {
         if zxid > parent.pzxid { parent.pzxid = zxid }
         setNode(parentPath, parent)
         setNode(path, nil)
-        if let session = EphemeralOwner.session(node.ephemeralOwner) {
-            ephemerals[session]?.remove(path)
-            if ephemerals[session]?.isEmpty == true { ephemerals[session] = nil }
-        } else if EphemeralOwner.isContainer(node.ephemeralOwner) {
-            containers.remove(path)
-        } else {
-            ttls.remove(path)
-        }
         updateQuota(for: path, countDelta: -1, bytesDelta: -Int64(node.data?.count ?? 0))
         triggers.append(WatchTrigger(path: path, type: .nodeDeleted, acl: node.acl))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))

@@ -1,3 +1,4 @@
+import DequeModule
 import ZKModel
 
 /// What prepare needs to know about a node, committed or pending (ZooKeeper's `ChangeRecord`).
@@ -38,39 +39,93 @@ public struct ChangeRecord: Hashable, Sendable {
 
 /// The overlay of prepared but not yet applied writes. Validation of a new write sees the
 /// committed tree as these pending txns will leave it, so pipelined writes validate correctly.
+/// Every operation costs in proportion to what it changes, never to how much is pending:
+/// applying a txn forgets only the records it wrote, a session's ephemerals are found through
+/// an index, and a failed multi undoes only its own records.
 public struct PendingChanges: Sendable {
     /// Latest pending state per path; a record with `exists == false` is a pending delete.
     public private(set) var records: [String: ChangeRecord] = [:]
+    /// The paths each pending txn wrote, in zxid order.
+    private var pathsByTxn: Deque<(zxid: Zxid, paths: [String])> = []
+    /// Paths whose pending record is a live ephemeral, by owner session.
+    private var ephemeralsBySession: [SessionID: Set<String>] = [:]
+    /// Paths written by the txn being prepared.
+    private var txnPaths: [String] = []
+    /// While a multi is prepared: each record it replaced, to put back if an op fails.
+    private var undoLog: [(path: String, previous: ChangeRecord?)]?
 
     public init() {}
 
     public var isEmpty: Bool { records.isEmpty }
 
-    /// Forgets records whose txns are applied to the tree now.
+    /// Forgets the records of txns applied to the tree now (a later txn's record stays).
     public mutating func removeApplied(upTo zxid: Zxid) {
-        guard !records.isEmpty else { return }
-        records = records.filter { $0.value.zxid > zxid }
+        while let first = pathsByTxn.first, first.zxid <= zxid {
+            pathsByTxn.removeFirst()
+            for path in first.paths {
+                guard let record = records[path], record.zxid <= zxid else { continue }
+                records[path] = nil
+                unindex(path, record)
+            }
+        }
     }
 
-    public mutating func removeAll() { records.removeAll() }
+    public mutating func removeAll() { self = PendingChanges() }
 
     func record(_ path: String, in tree: DataTree) -> ChangeRecord? {
         if let pending = records[path] { return pending.exists ? pending : nil }
         return tree.node(path).map(ChangeRecord.init)
     }
 
-    mutating func set(_ path: String, _ record: ChangeRecord) { records[path] = record }
+    mutating func set(_ path: String, _ record: ChangeRecord) {
+        let previous = records.updateValue(record, forKey: path)
+        undoLog?.append((path, previous))
+        txnPaths.append(path)
+        if let previous { unindex(path, previous) }
+        index(path, record)
+    }
+
+    /// Starts bookkeeping for the txn with `zxid`; `finishTxn` files what it wrote.
+    mutating func beginTxn() { txnPaths = [] }
+
+    mutating func finishTxn(_ zxid: Zxid) {
+        if !txnPaths.isEmpty { pathsByTxn.append((zxid, txnPaths)) }
+        txnPaths = []
+    }
+
+    mutating func beginMulti() { undoLog = [] }
+
+    /// Ends a multi; a failed one puts back every record it replaced, newest first.
+    mutating func finishMulti(failed: Bool) {
+        let log = undoLog ?? []
+        undoLog = nil
+        guard failed else { return }
+        for (path, previous) in log.reversed() {
+            if let current = records[path] { unindex(path, current) }
+            records[path] = previous
+            if let previous { index(path, previous) }
+        }
+        txnPaths = []
+    }
+
+    private mutating func index(_ path: String, _ record: ChangeRecord) {
+        guard record.exists, EphemeralOwner.session(record.ephemeralOwner) != nil else { return }
+        ephemeralsBySession[record.ephemeralOwner, default: []].insert(path)
+    }
+
+    private mutating func unindex(_ path: String, _ record: ChangeRecord) {
+        guard record.exists, EphemeralOwner.session(record.ephemeralOwner) != nil else { return }
+        ephemeralsBySession[record.ephemeralOwner]?.remove(path)
+        if ephemeralsBySession[record.ephemeralOwner]?.isEmpty == true { ephemeralsBySession[record.ephemeralOwner] = nil }
+    }
 
     /// The session's ephemeral paths as the pending txns will leave them, sorted.
     func ephemeralPaths(of session: SessionID, in tree: DataTree) -> [String] {
-        var paths = Set(tree.ephemerals[session] ?? [])
-        for (path, record) in records {
-            if record.exists && record.ephemeralOwner == session {
-                paths.insert(path)
-            } else if !record.exists {
-                paths.remove(path)
-            }
-        }
-        return paths.sorted()
+        var candidates = ephemeralsBySession[session] ?? []
+        candidates.formUnion(tree.ephemerals[session] ?? [])
+        return candidates.filter { path in
+            guard let record = records[path] else { return true }
+            return record.exists && record.ephemeralOwner == session
+        }.sorted()
     }
 }

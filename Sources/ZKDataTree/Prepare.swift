@@ -5,6 +5,8 @@ extension PendingChanges {
     /// (`PrepRequestProcessor`), and returns the txn to log. A failure becomes `.error(code)`,
     /// which is logged too: failed writes consume a zxid. Success records the change as pending.
     public mutating func prepare(_ op: WriteOp, tree: DataTree, context: PrepareContext, zxid: Zxid) -> TxnBody {
+        beginTxn()
+        defer { finishTxn(zxid) }
         switch op {
         case .multi(let ops):
             return prepareMulti(ops, tree: tree, context: context, zxid: zxid)
@@ -24,20 +26,21 @@ extension PendingChanges {
     }
 
     mutating func prepareMulti(_ ops: [WriteOp], tree: DataTree, context: PrepareContext, zxid: Zxid) -> TxnBody {
-        var scratch = self
         var bodies: [TxnBody] = []
         bodies.reserveCapacity(ops.count)
+        beginMulti()
         for (index, op) in ops.enumerated() {
             do {
-                bodies.append(try scratch.prepareSingle(op, tree: tree, context: context, zxid: zxid))
+                bodies.append(try prepareSingle(op, tree: tree, context: context, zxid: zxid))
             } catch {
                 // All or nothing: drop every pending change of this multi (ZOOKEEPER-1624).
+                finishMulti(failed: true)
                 bodies.append(.error(error))
                 for _ in (index + 1)..<ops.count { bodies.append(.error(.runtimeInconsistency)) }
                 return .multi(bodies)
             }
         }
-        self = scratch
+        finishMulti(failed: false)
         return .multi(bodies)
     }
 

@@ -45,11 +45,44 @@ public enum TreeDigest {
 }
 
 extension DataTree {
-    /// Every write to `nodes` goes through here so that `digest` stays the sum of node digests.
+    /// Every write to `nodes` goes through here, so that what is kept beside the nodes stays
+    /// current at the cost of this one node: the digest (the sum of node digests), the data
+    /// size `mntr` reports, and the indexes of ephemerals by owner, containers and TTL nodes.
     mutating func setNode(_ path: String, _ node: DataNode?) {
-        if let old = nodes[path] { digest &-= TreeDigest.of(path: path, node: old) }
-        if let node { digest &+= TreeDigest.of(path: path, node: node) }
-        nodes[path] = node
+        let old = node.map { nodes.updateValue($0, forKey: path) } ?? nodes.removeValue(forKey: path)
+        if let old {
+            digest &-= TreeDigest.of(path: path, node: old)
+            dataBytes -= path.utf8.count + (old.data?.count ?? 0)
+        }
+        if let node {
+            digest &+= TreeDigest.of(path: path, node: node)
+            dataBytes += path.utf8.count + (node.data?.count ?? 0)
+        }
+        if old?.ephemeralOwner != node?.ephemeralOwner {
+            if let old { unindexOwner(path, old.ephemeralOwner) }
+            if let node { indexOwner(path, node.ephemeralOwner) }
+        }
+    }
+
+    private mutating func indexOwner(_ path: String, _ owner: Int64) {
+        if let session = EphemeralOwner.session(owner) {
+            if ephemerals[session, default: []].insert(path).inserted { ephemeralCount += 1 }
+        } else if EphemeralOwner.isContainer(owner) {
+            containers.insert(path)
+        } else if EphemeralOwner.ttlValue(owner) != nil {
+            ttls.insert(path)
+        }
+    }
+
+    private mutating func unindexOwner(_ path: String, _ owner: Int64) {
+        if let session = EphemeralOwner.session(owner) {
+            if ephemerals[session]?.remove(path) != nil { ephemeralCount -= 1 }
+            if ephemerals[session]?.isEmpty == true { ephemerals[session] = nil }
+        } else if EphemeralOwner.isContainer(owner) {
+            containers.remove(path)
+        } else if EphemeralOwner.ttlValue(owner) != nil {
+            ttls.remove(path)
+        }
     }
 
     /// The digest recomputed from every node, to check the running one.

@@ -14,28 +14,102 @@ public struct WatchModes: OptionSet, Hashable, Sendable {
     public static let all: WatchModes = [.standard, .persistent, .persistentRecursive]
 }
 
+/// The watchers of one path in one table. Nearly every watched path has one watcher, kept
+/// inline, so a watch costs one dictionary slot rather than a dictionary of its own.
+enum PathWatchers: Sendable {
+    case one(WatcherID, WatchModes)
+    case many([WatcherID: WatchModes])
+
+    func modes(of watcher: WatcherID) -> WatchModes {
+        switch self {
+        case .one(let id, let modes): return id == watcher ? modes : []
+        case .many(let all): return all[watcher] ?? []
+        }
+    }
+
+    var entries: [(WatcherID, WatchModes)] {
+        switch self {
+        case .one(let id, let modes): return [(id, modes)]
+        case .many(let all): return all.map { ($0.key, $0.value) }
+        }
+    }
+
+    /// These watchers with `watcher` holding `modes` (none removes it); nil when none is left.
+    static func setting(_ watchers: PathWatchers?, _ watcher: WatcherID, _ modes: WatchModes) -> PathWatchers? {
+        var all: [WatcherID: WatchModes]
+        switch watchers {
+        case nil:
+            return modes.isEmpty ? nil : .one(watcher, modes)
+        case .one(let id, let held):
+            if id == watcher { return modes.isEmpty ? nil : .one(watcher, modes) }
+            if modes.isEmpty { return watchers }
+            all = [id: held]
+        case .many(let held):
+            all = held
+        }
+        all[watcher] = modes.isEmpty ? nil : modes
+        if all.count == 1, let (id, held) = all.first { return .one(id, held) }
+        return all.isEmpty ? nil : .many(all)
+    }
+}
+
 /// ZooKeeper's two watch tables (data/exist and child) with one-shot, persistent and
-/// persistent-recursive modes (`WatchManager` of 3.9).
+/// persistent-recursive modes (`WatchManager` of 3.9). Every change costs in proportion to
+/// the watches it touches; the counts `mntr` reports are kept as the tables change.
 public struct WatchTable: Sendable {
-    public typealias Entries = [String: [WatcherID: WatchModes]]
-    public private(set) var dataWatches: Entries = [:]
-    public private(set) var childWatches: Entries = [:]
+    public enum Table: Sendable { case data, child }
+
+    private var dataWatches: [String: PathWatchers] = [:]
+    private var childWatches: [String: PathWatchers] = [:]
+    /// What each watcher holds, path by path (bit 0: data table, bit 1: child table), so a
+    /// closing connection is cleaned up in O(its watches).
+    private var pathsByWatcher: [WatcherID: [String: UInt8]] = [:]
     private var recursiveWatchCount = 0
-    /// Paths each watcher holds anything on, so a closing connection is cleaned up in O(its watches).
-    private var pathsByWatcher: [WatcherID: Set<String>] = [:]
+    /// (path, watcher) entries in the data table and in the child table.
+    public private(set) var dataWatchCount = 0
+    public private(set) var childWatchCount = 0
 
     public init() {}
 
-    public enum Table: Sendable { case data, child }
+    public var totalWatchCount: Int { dataWatchCount + childWatchCount }
+    /// Paths and tables a watcher holds watches on (what one connection costs).
+    public func watchCount(of watcher: WatcherID) -> Int { pathsByWatcher[watcher]?.count ?? 0 }
+
+    private static func bit(_ table: Table) -> UInt8 { table == .data ? 1 : 2 }
+
+    /// Changes one watcher's modes on one path and keeps every count and index current;
+    /// returns the modes before and after.
+    @discardableResult
+    private mutating func update(_ table: Table, _ path: String, _ watcher: WatcherID, _ change: (WatchModes) -> WatchModes) -> (WatchModes, WatchModes) {
+        let current = table == .data ? dataWatches[path] : childWatches[path]
+        let old = current?.modes(of: watcher) ?? []
+        let new = change(old)
+        guard new != old else { return (old, new) }
+        let updated = PathWatchers.setting(current, watcher, new)
+        switch table {
+        case .data: dataWatches[path] = updated
+        case .child: childWatches[path] = updated
+        }
+        let delta = (new.isEmpty ? 0 : 1) - (old.isEmpty ? 0 : 1)
+        if table == .data {
+            dataWatchCount += delta
+            if !old.contains(.persistentRecursive) && new.contains(.persistentRecursive) { recursiveWatchCount += 1 }
+            if old.contains(.persistentRecursive) && !new.contains(.persistentRecursive) { recursiveWatchCount -= 1 }
+        } else {
+            childWatchCount += delta
+        }
+        if delta > 0 {
+            pathsByWatcher[watcher, default: [:]][path, default: 0] |= Self.bit(table)
+        } else if delta < 0 {
+            let bits = (pathsByWatcher[watcher]?[path] ?? 0) & ~Self.bit(table)
+            pathsByWatcher[watcher]?[path] = bits == 0 ? nil : bits
+            if pathsByWatcher[watcher]?.isEmpty == true { pathsByWatcher[watcher] = nil }
+        }
+        return (old, new)
+    }
 
     public mutating func add(_ watcher: WatcherID, path: String, table: Table, mode: WatchModes) {
-        let (old, new): (WatchModes, WatchModes)
-        switch table {
-        case .data: (old, new) = Self.insert(watcher, path, mode, into: &dataWatches)
-        case .child: (old, new) = Self.insert(watcher, path, mode, into: &childWatches)
-        }
-        countRecursive(old: old, new: new)
-        pathsByWatcher[watcher, default: []].insert(path)
+        update(table, path, watcher) { $0.union(mode) }
     }
 
     /// `addWatch`: persistent watches live in both tables, recursive ones in the data table only.
@@ -49,25 +123,6 @@ public struct WatchTable: Sendable {
         }
     }
 
-    private static func insert(_ watcher: WatcherID, _ path: String, _ mode: WatchModes, into table: inout Entries) -> (WatchModes, WatchModes) {
-        let old = table[path]?[watcher] ?? []
-        let new = old.union(mode)
-        table[path, default: [:]][watcher] = new
-        return (old, new)
-    }
-
-    private mutating func forgetIfUnwatched(_ watcher: WatcherID, _ path: String) {
-        if dataWatches[path]?[watcher] == nil && childWatches[path]?[watcher] == nil {
-            pathsByWatcher[watcher]?.remove(path)
-            if pathsByWatcher[watcher]?.isEmpty == true { pathsByWatcher[watcher] = nil }
-        }
-    }
-
-    private mutating func countRecursive(old: WatchModes, new: WatchModes) {
-        if !old.contains(.persistentRecursive) && new.contains(.persistentRecursive) { recursiveWatchCount += 1 }
-        if old.contains(.persistentRecursive) && !new.contains(.persistentRecursive) { recursiveWatchCount -= 1 }
-    }
-
     /// Fires the watches a change triggers and returns who gets the event, sorted. One-shot
     /// modes are consumed. A deletion fires the data and child tables of the node but
     /// notifies each watcher once.
@@ -75,35 +130,28 @@ public struct WatchTable: Sendable {
         var delivered = Set<WatcherID>()
         switch trigger.type {
         case .nodeCreated, .nodeDataChanged:
-            Self.fire(&dataWatches, path: trigger.path, recursive: recursiveWatchCount > 0, into: &delivered)
+            fire(.data, path: trigger.path, recursive: recursiveWatchCount > 0, into: &delivered)
         case .nodeDeleted:
-            Self.fire(&dataWatches, path: trigger.path, recursive: recursiveWatchCount > 0, into: &delivered)
-            Self.fire(&childWatches, path: trigger.path, recursive: false, into: &delivered)
+            fire(.data, path: trigger.path, recursive: recursiveWatchCount > 0, into: &delivered)
+            fire(.child, path: trigger.path, recursive: false, into: &delivered)
         case .nodeChildrenChanged:
-            Self.fire(&childWatches, path: trigger.path, recursive: false, into: &delivered)
+            fire(.child, path: trigger.path, recursive: false, into: &delivered)
         default:
             break
         }
-        let result = delivered.sorted()
-        for watcher in result { forgetIfUnwatched(watcher, trigger.path) }
-        return result
+        return delivered.sorted()
     }
 
-    /// One-shot modes consumed here never include recursive ones, so the recursive count is unchanged.
-    private static func fire(_ table: inout Entries, path: String, recursive: Bool, into delivered: inout Set<WatcherID>) {
-        if var onPath = table[path] {
-            for (watcher, modes) in onPath {
-                delivered.insert(watcher)
-                if modes.contains(.standard) {
-                    let remaining = modes.subtracting(.standard)
-                    onPath[watcher] = remaining.isEmpty ? nil : remaining
-                }
-            }
-            table[path] = onPath.isEmpty ? nil : onPath
+    /// One-shot modes consumed here never include recursive ones.
+    private mutating func fire(_ table: Table, path: String, recursive: Bool, into delivered: inout Set<WatcherID>) {
+        let onPath = table == .data ? dataWatches[path] : childWatches[path]
+        for (watcher, modes) in onPath?.entries ?? [] {
+            delivered.insert(watcher)
+            if modes.contains(.standard) { update(table, path, watcher) { $0.subtracting(.standard) } }
         }
         guard recursive else { return }
         for ancestor in PathRules.ancestors(of: path) {
-            for (watcher, modes) in table[ancestor] ?? [:] where modes.contains(.persistentRecursive) {
+            for (watcher, modes) in dataWatches[ancestor]?.entries ?? [] where modes.contains(.persistentRecursive) {
                 delivered.insert(watcher)
             }
         }
@@ -111,20 +159,11 @@ public struct WatchTable: Sendable {
 
     /// Drops every watch of a closed connection.
     public mutating func removeWatcher(_ watcher: WatcherID) {
-        for path in pathsByWatcher.removeValue(forKey: watcher) ?? [] {
-            let (old, new) = Self.remove(watcher, path: path, modes: .all, from: &dataWatches)
-            countRecursive(old: old, new: new)
-            _ = Self.remove(watcher, path: path, modes: .all, from: &childWatches)
+        // Taken out first, so the updates below find no index to keep (and copy) for it.
+        for (path, bits) in pathsByWatcher.removeValue(forKey: watcher) ?? [:] {
+            if bits & Self.bit(.data) != 0 { update(.data, path, watcher) { _ in [] } }
+            if bits & Self.bit(.child) != 0 { update(.child, path, watcher) { _ in [] } }
         }
-    }
-
-    /// Removes `modes`; returns the watcher's modes before and after (equal when nothing matched).
-    private static func remove(_ watcher: WatcherID, path: String, modes: WatchModes, from table: inout Entries) -> (WatchModes, WatchModes) {
-        guard let old = table[path]?[watcher], !old.isDisjoint(with: modes) else { return ([], []) }
-        let new = old.subtracting(modes)
-        table[path]?[watcher] = new.isEmpty ? nil : new
-        if table[path]?.isEmpty == true { table[path] = nil }
-        return (old, new)
     }
 
     /// Which modes of which table a `WatcherType` names (3.9's `DataTree.containsWatcher`).
@@ -141,34 +180,34 @@ public struct WatchTable: Sendable {
     /// checkWatches: does `watcher` hold a watch of `type` on `path`?
     public func contains(_ watcher: WatcherID, path: String, type: WatcherType) -> Bool {
         let (data, child) = Self.selection(type)
-        let inData = !(dataWatches[path]?[watcher] ?? []).isDisjoint(with: data)
-        let inChild = !(childWatches[path]?[watcher] ?? []).isDisjoint(with: child)
+        let inData = !(dataWatches[path]?.modes(of: watcher) ?? []).isDisjoint(with: data)
+        let inChild = !(childWatches[path]?.modes(of: watcher) ?? []).isDisjoint(with: child)
         return inData || inChild
     }
 
     /// removeWatches: removes the watches of `type` on `path`; false when there were none.
     public mutating func remove(_ watcher: WatcherID, path: String, type: WatcherType) -> Bool {
         let (data, child) = Self.selection(type)
-        let (childOld, childNew) = Self.remove(watcher, path: path, modes: child, from: &childWatches)
-        let (dataOld, dataNew) = Self.remove(watcher, path: path, modes: data, from: &dataWatches)
-        countRecursive(old: dataOld, new: dataNew)
-        forgetIfUnwatched(watcher, path)
+        let (childOld, childNew) = update(.child, path, watcher) { $0.subtracting(child) }
+        let (dataOld, dataNew) = update(.data, path, watcher) { $0.subtracting(data) }
         return childOld != childNew || dataOld != dataNew
     }
 
-    // MARK: - Reports for the four-letter words
+    // MARK: - Reports for the four-letter words (these walk the table, as ZooKeeper's do)
 
     /// Paths watched by each watcher in the data table (what `wchc` shows).
     public func dataPathsByWatcher() -> [(WatcherID, [String])] {
-        var result: [WatcherID: [String]] = [:]
-        for (path, watchers) in dataWatches {
-            for watcher in watchers.keys { result[watcher, default: []].append(path) }
+        pathsByWatcher.keys.sorted().compactMap { watcher in
+            let paths = pathsByWatcher[watcher]!.filter { $0.value & Self.bit(.data) != 0 }.keys.sorted()
+            return paths.isEmpty ? nil : (watcher, paths)
         }
-        return result.keys.sorted().map { ($0, result[$0]!.sorted()) }
     }
 
-    public var dataWatchCount: Int { dataWatches.values.reduce(0) { $0 + $1.count } }
-    public var totalWatchCount: Int { dataWatchCount + childWatches.values.reduce(0) { $0 + $1.count } }
+    /// Watchers of each path in the data table (what `wchp` shows), paths and watchers sorted.
+    public func dataWatchersByPath() -> [(String, [WatcherID])] {
+        dataWatches.keys.sorted().map { path in (path, dataWatches[path]!.entries.map(\.0).sorted()) }
+    }
+
     public var dataWatchedPathCount: Int { dataWatches.count }
-    public var dataWatcherCount: Int { Set(dataWatches.values.flatMap(\.keys)).count }
+    public var dataWatcherCount: Int { pathsByWatcher.values.filter { $0.values.contains { $0 & Self.bit(.data) != 0 } }.count }
 }

@@ -20,6 +20,7 @@ struct PendingRequest: Sendable {
     }
     var xid: Xid
     var opCode: OpCode
+    /// Elapsed time the request was handled at (its latency starts there).
     var receivedAtMs: Int64
     var state: State
     /// For multi: the opcode of each op, which decides create vs create2 result records.
@@ -32,12 +33,24 @@ struct ConnectionStats: Sendable {
     var lastOperation = "NA"
     var lastCxid: Xid = -1
     var lastZxid: Zxid = -1
+    /// Elapsed time of the last reply, as ZooKeeper's `lresp`.
     var lastResponseMs: Int64 = 0
     var lastLatencyMs: Int64 = 0
     var minLatencyMs: Int64 = Int64.max
     var maxLatencyMs: Int64 = 0
     var totalLatencyMs: Int64 = 0
     var latencyCount: Int64 = 0
+
+    mutating func recordReply(zxid: Zxid, latencyMs: Int64, now: Int64) {
+        packetsSent += 1
+        lastZxid = zxid
+        lastResponseMs = now
+        lastLatencyMs = latencyMs
+        minLatencyMs = min(minLatencyMs, latencyMs)
+        maxLatencyMs = max(maxLatencyMs, latencyMs)
+        totalLatencyMs += latencyMs
+        latencyCount += 1
+    }
 }
 
 struct Connection: Sendable {
@@ -53,6 +66,10 @@ struct Connection: Sendable {
         var isAwaitingSession: Bool {
             if case .awaitingSession = self { return true } else { return false }
         }
+
+        var isClosed: Bool {
+            if case .closed = self { return true } else { return false }
+        }
     }
 
     let id: ConnectionID
@@ -62,17 +79,28 @@ struct Connection: Sendable {
     /// The client sent the readOnly byte (so the reply carries one too).
     var readOnlyByte: Bool?
     var ids: [Id]
+    /// Requests handled and not answered yet, in request order.
     var queue: Deque<PendingRequest> = []
-    var earlyFrames: [ByteBuffer] = []
+    /// Frames received and not handled yet, in arrival order: those that came before the
+    /// session existed, and those waiting while the connection is over a limit.
+    var heldFrames: Deque<ByteBuffer> = []
+    var heldBytes = 0
+    /// Bytes of replies and notifications handed to the shell that it has not yet reported
+    /// written to the socket: what a client that stops reading makes the server keep.
+    var unsentReplyBytes = 0
+    /// The shell was told to stop reading this connection's socket.
+    var readingPaused = false
+    /// The connection was reported throttled once (one log line per connection).
+    var throttleReported = false
+    /// The connection is in `Replica.waitingForGlobalLimit`.
+    var waitsForGlobalLimit = false
     var stats = ConnectionStats()
+    /// Wall time the session was established here (`cons` shows it as `est`).
     var establishedAtMs: Int64 = 0
-    /// Last frame from the client; an idle connection is closed after its session timeout.
-    var lastReceivedMs: Int64
     var negotiatedTimeoutMs: Int32 = 0
 
-    init(id: ConnectionID, address: String, port: Int, now: Int64) {
+    init(id: ConnectionID, address: String, port: Int, now: ReplicaTime) {
         self.id = id
-        self.lastReceivedMs = now
         self.address = address
         self.port = port
         self.ids = [Id(scheme: "ip", id: address)]

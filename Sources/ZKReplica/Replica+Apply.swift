@@ -5,7 +5,7 @@ import ZKWire
 extension Replica {
     /// Applies one durable txn: the tree changes, watches fire (notifications go out before
     /// the reply), session effects happen, and the origin connection's queue moves on.
-    mutating func applyCommitted(_ txn: Txn, origin: ConnectionID?, now: Int64) {
+    mutating func applyCommitted(_ txn: Txn, origin: ConnectionID?, now: ReplicaTime) {
         var triggers: [WatchTrigger] = []
         let outcome = tree.apply(txn, triggers: &triggers)
         pending.removeApplied(upTo: txn.zxid)
@@ -20,7 +20,7 @@ extension Replica {
         for trigger in triggers { deliver(trigger, zxid: txn.zxid) }
         switch txn.body {
         case .createSession(let timeoutMs):
-            sessions.add(txn.header.clientId, timeoutMs: timeoutMs, now: now)
+            sessions.add(txn.header.clientId, timeoutMs: timeoutMs, now: now.elapsedMs)
             if let origin, case .awaitingSession(let sessionId)? = connections[origin]?.phase, sessionId == txn.header.clientId {
                 sessions.bind(sessionId, to: origin)
                 establish(origin, sessionId: sessionId, timeoutMs: timeoutMs, passwd: SessionTable.password(for: sessionId), now: now)
@@ -34,20 +34,18 @@ extension Replica {
         default:
             break
         }
-        guard let origin, var connection = connections[origin],
-            let index = connection.queue.firstIndex(where: {
-                switch $0.state {
-                case .awaitingCommit(let zxid): return zxid == txn.zxid
-                case .forwarded: return $0.xid == txn.header.cxid
-                default: return false
-                }
-            })
-        else { return }
-        let entry = connection.queue[index]
+        // The queue is changed in place: a copy of the connection would copy its queue.
+        guard let origin, let index = connections[origin]?.queue.firstIndex(where: {
+            switch $0.state {
+            case .awaitingCommit(let zxid): return zxid == txn.zxid
+            case .forwarded: return $0.xid == txn.header.cxid
+            default: return false
+            }
+        }) else { return }
+        let entry = connections[origin]!.queue[index]
         let header = ReplyHeader(xid: entry.xid, zxid: txn.zxid, err: replyError(outcome, opCode: entry.opCode).rawValue)
         let response = replyBody(outcome, opCode: entry.opCode, multiOpCodes: entry.multiOpCodes)
-        connection.queue[index].state = .done(header, response, closeAfter: entry.opCode == .closeSession)
-        connections[origin] = connection
+        connections[origin]!.queue[index].state = .done(header, response, closeAfter: entry.opCode == .closeSession)
         drain(origin, now: now)
     }
 
@@ -86,9 +84,9 @@ extension Replica {
     mutating func deliver(_ trigger: WatchTrigger, zxid: Zxid) {
         let watchers = watches.fire(trigger)
         for watcher in watchers {
-            guard let connection = connections[watcher] else { continue }
-            guard ACLRules.allows(trigger.acl, .read, ids: connection.ids, skipACL: configuration.skipACL) else { continue }
-            actions.append(.sendNotification(watcher, WatchedEvent(type: trigger.type, path: trigger.path), zxid: zxid))
+            guard let ids = connections[watcher]?.ids, connections[watcher]?.phase.isClosed == false else { continue }
+            guard ACLRules.allows(trigger.acl, .read, ids: ids, skipACL: configuration.skipACL) else { continue }
+            send(.sendNotification(watcher, WatchedEvent(type: trigger.type, path: trigger.path), zxid: zxid))
             stats.packetsSent += 1
         }
     }

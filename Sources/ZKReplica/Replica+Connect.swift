@@ -5,7 +5,7 @@ import ZKWire
 
 extension Replica {
     /// The first frame must be a ConnectRequest (`ZooKeeperServer.processConnectRequest`).
-    mutating func handleConnect(_ id: ConnectionID, _ frame: ByteBuffer, now: Int64) {
+    mutating func handleConnect(_ id: ConnectionID, _ frame: ByteBuffer, now: ReplicaTime) {
         var reader = JuteReader(frame, lengthMax: Int32(configuration.frameBytesMax))
         // An ensemble member that is electing or syncing serves nobody: the client tries another.
         guard isServing, let request = try? ConnectRequest.decode(from: &reader) else {
@@ -20,6 +20,8 @@ extension Replica {
         }
         let timeout = min(max(request.timeOut, configuration.minSessionTimeoutMs), configuration.maxSessionTimeoutMs)
         connections[id]?.negotiatedTimeoutMs = timeout
+        // The session must be established (or resumed) within its own timeout.
+        connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: Int64(timeout))
         if request.sessionId == 0 {
             // A new session is a write; with the log failed the client must try elsewhere.
             if writesRefused {
@@ -37,11 +39,15 @@ extension Replica {
 
     /// Reconnect to a live session: other connections of that session are closed first (even
     /// when the password turns out wrong, as ZooKeeper does).
-    mutating func reattach(_ id: ConnectionID, request: ConnectRequest, now: Int64) {
+    mutating func reattach(_ id: ConnectionID, request: ConnectRequest, now: ReplicaTime) {
         let sessionId = request.sessionId
-        for other in connections.values where other.id != id && other.sessionId == sessionId {
-            close(other.id)
-            _ = connectionClosed(other.id, now: now)
+        // Found through the session, never by walking every connection: the connection the
+        // session is bound to, and (ensemble) one still waiting for its createSession.
+        let candidates = [sessions.sessions[sessionId]?.connection, connectingSessions[sessionId]].compactMap { $0 }
+        let others = Set(candidates.filter { $0 != id && connections[$0]?.sessionId == sessionId }).sorted()
+        for other in others {
+            close(other)
+            _ = connectionClosed(other, now: now)
         }
         // A learner's copy of the session may be stale (the leader may be expiring it) or
         // missing (its createSession not applied here yet): the leader, which owns
@@ -51,7 +57,7 @@ extension Replica {
             return requestRevalidation(id, sessionId: sessionId, timeoutMs: timeoutMs)
         }
         guard let session = sessions.sessions[sessionId], !session.isClosing, session.passwd == request.passwd else {
-            actions.append(.sendConnectResponse(id, .invalid(readOnly: request.readOnly)))
+            send(.sendConnectResponse(id, .invalid(readOnly: request.readOnly)))
             close(id)
             return
         }
@@ -59,7 +65,7 @@ extension Replica {
     }
 
     /// The session is valid: this connection carries it from now on.
-    mutating func resume(_ id: ConnectionID, session: Session, now: Int64) {
+    mutating func resume(_ id: ConnectionID, session: Session, now: ReplicaTime) {
         let sessionId = session.id
         // The timeout is negotiated again on every connect, and governs expiry from now on.
         let timeout = connections[id]?.negotiatedTimeoutMs ?? session.timeoutMs
@@ -69,28 +75,24 @@ extension Replica {
         establish(id, sessionId: sessionId, timeoutMs: timeout, passwd: session.passwd, now: now)
     }
 
-    mutating func establish(_ id: ConnectionID, sessionId: SessionID, timeoutMs: Int32, passwd: [UInt8], now: Int64) {
-        guard var connection = connections[id] else { return }
-        connection.phase = .established(sessionId)
-        connection.establishedAtMs = now
-        connection.negotiatedTimeoutMs = timeoutMs
-        let early = connection.earlyFrames
-        connection.earlyFrames = []
-        connections[id] = connection
+    mutating func establish(_ id: ConnectionID, sessionId: SessionID, timeoutMs: Int32, passwd: [UInt8], now: ReplicaTime) {
+        guard connections[id] != nil else { return }
+        connections[id]!.phase = .established(sessionId)
+        connections[id]!.establishedAtMs = now.wallMs
+        connections[id]!.negotiatedTimeoutMs = timeoutMs
+        connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: Int64(timeoutMs))
         let response = ConnectResponse(
             timeOut: timeoutMs, sessionId: sessionId, passwd: passwd,
-            readOnly: connection.readOnlyByte == nil ? nil : false)
-        actions.append(.sendConnectResponse(id, response))
-        for frame in early {
-            guard case .established = connections[id]?.phase else { break }
-            handleRequest(id, sessionId: sessionId, frame, now: now)
-        }
+            readOnly: connections[id]!.readOnlyByte == nil ? nil : false)
+        send(.sendConnectResponse(id, response))
+        // Requests sent ahead of this answer waited for it.
+        pump(id, now: now)
     }
 
     /// A client showed its session is alive: the leader (or a standalone server) moves its
     /// deadline; a learner reports it in its next PING answer.
-    mutating func touch(_ sessionId: SessionID, now: Int64) {
-        sessions.touch(sessionId, now: now)
+    mutating func touch(_ sessionId: SessionID, now: ReplicaTime) {
+        sessions.touch(sessionId, now: now.elapsedMs)
         if let peer, peer.state != .leading, let timeoutMs = sessions.sessions[sessionId]?.timeoutMs {
             touchedSessions[sessionId] = timeoutMs
         }
@@ -98,7 +100,9 @@ extension Replica {
 
     mutating func close(_ id: ConnectionID) {
         guard connections[id] != nil else { return }
-        connections[id]?.phase = .closed
+        connections[id]!.phase = .closed
+        connections[id]!.heldFrames = []
+        connections[id]!.heldBytes = 0
         actions.append(.closeConnection(id))
     }
 }

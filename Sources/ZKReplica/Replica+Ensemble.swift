@@ -21,11 +21,11 @@ extension Replica {
     /// sessions as of its last logged zxid, with `durable`'s log the txns after its snapshot.
     public init(
         configuration: ReplicaConfiguration, peerConfiguration: PeerConfiguration, durable: PeerDurableState,
-        tree: DataTree, sessionTimeouts: [SessionID: Int32], now: Int64, monotonicMs: Int64
+        tree: DataTree, sessionTimeouts: [SessionID: Int32], now: ReplicaTime, monotonicMs: Int64
     ) {
         precondition(configuration.serverId == peerConfiguration.me, "replica server id \(configuration.serverId) is not the peer's \(peerConfiguration.me)")
         self.init(configuration: configuration, now: now, monotonicMs: monotonicMs, tree: tree, sessionTimeouts: sessionTimeouts)
-        peer = Peer(configuration: peerConfiguration, durable: durable, now: now)
+        peer = Peer(configuration: peerConfiguration, durable: durable, now: now.elapsedMs)
     }
 
     /// Clients are served only in ZAB's broadcast phase (ZooKeeper starts its request
@@ -37,7 +37,7 @@ extension Replica {
     // MARK: - Events from the quorum shell
 
     /// A message from another member.
-    public mutating func peerMessageReceived(_ message: PeerMessage, from sender: ServerID, now: Int64) -> [ReplicaAction] {
+    public mutating func peerMessageReceived(_ message: PeerMessage, from sender: ServerID, now: ReplicaTime) -> [ReplicaAction] {
         actions = []
         guard peer != nil else { return [] }
         switch message {
@@ -48,40 +48,40 @@ extension Replica {
             let valid = sessions.sessions[sessionId].map { !$0.isClosing } ?? false
             if valid {
                 sessions.setTimeout(sessionId, timeoutMs: timeoutMs)
-                sessions.touch(sessionId, now: now)
+                sessions.touch(sessionId, now: now.elapsedMs)
             }
             actions.append(.peer(.send(to: sender, .revalidateReply(sessionId: sessionId, valid: valid))))
         case .revalidateReply(let sessionId, let valid):
             revalidated(sessionId, valid: valid, now: now)
         default:
             if case .ping(_, let touches) = message, isServingLeader {
-                for touch in touches { sessions.touch(touch.sessionId, now: now) }
+                for touch in touches { sessions.touch(touch.sessionId, now: now.elapsedMs) }
             }
-            drivePeer(now: now) { $0.receive(message, from: sender, now: now) }
+            drivePeer(now: now) { $0.receive(message, from: sender, now: now.elapsedMs) }
         }
-        return takeActions()
+        return takeActions(now: now)
     }
 
     /// The quorum connection to `member` broke.
-    public mutating func peerConnectionLost(_ member: ServerID, now: Int64) -> [ReplicaAction] {
+    public mutating func peerConnectionLost(_ member: ServerID, now: ReplicaTime) -> [ReplicaAction] {
         actions = []
-        drivePeer(now: now) { $0.connectionLost(to: member, now: now) }
-        return takeActions()
+        drivePeer(now: now) { $0.connectionLost(to: member, now: now.elapsedMs) }
+        return takeActions(now: now)
     }
 
     /// After `.peer(.truncateLog(to:))` the shell reloaded the state its disk holds up to
     /// that zxid (snapshot and the log that is left).
-    public mutating func stateReloaded(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: Int64) -> [ReplicaAction] {
+    public mutating func stateReloaded(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: ReplicaTime) -> [ReplicaAction] {
         actions = []
         replaceState(tree: tree, sessionTimeouts: sessionTimeouts, now: now)
-        return takeActions()
+        return takeActions(now: now)
     }
 
     // MARK: - Carrying out the peer's decisions
 
     /// Hands one event to the peer and carries out what it decides. The peer leaves `self`
     /// while it runs so that its log stays uniquely referenced (no copy on write).
-    mutating func drivePeer(now: Int64, _ event: (inout Peer) -> [PeerAction]) {
+    mutating func drivePeer(now: ReplicaTime, _ event: (inout Peer) -> [PeerAction]) {
         guard var peer else { return }
         self.peer = nil
         let peerActions = event(&peer)
@@ -89,7 +89,7 @@ extension Replica {
         run(peerActions, now: now)
     }
 
-    mutating func run(_ peerActions: [PeerAction], now: Int64) {
+    mutating func run(_ peerActions: [PeerAction], now: ReplicaTime) {
         for action in peerActions {
             switch action {
             case .send(let to, .ping(let round, _)) where peer?.state != .leading:
@@ -106,7 +106,7 @@ extension Replica {
                 actions.append(.peer(action))
             case .takeSnapshotForLearner(let learner):
                 let snapshot = SyncSnapshot(tree: tree, sessions: sessionTimeouts)
-                drivePeer(now: now) { $0.snapshotReady(for: learner, zxid: snapshot.tree.lastProcessedZxid, snapshot: snapshot, now: now) }
+                drivePeer(now: now) { $0.snapshotReady(for: learner, zxid: snapshot.tree.lastProcessedZxid, snapshot: snapshot, now: now.elapsedMs) }
             case .apply(let txn):
                 // A member that stops serving applies its whole log first (ZooKeeper's
                 // fast-forward), committed or not: those txns answer nobody.
@@ -141,25 +141,26 @@ extension Replica {
     /// Serving or not, the member starts afresh with its clients: connections opened under
     /// another role are closed (their clients reconnect, as ZooKeeper's do after an
     /// election), and a new leader restarts every session's expiry clock.
-    mutating func roleChanged(now: Int64) {
+    mutating func roleChanged(now: ReplicaTime) {
         for id in connections.keys.sorted() { dropClient(id, now: now) }
         pending = PendingChanges()
         pendingSyncs = [:]
         connectingSessions = [:]
+        revalidatingSessions = [:]
         touchedSessions = [:]
-        if isServingLeader { sessions.restartClocks(now: now) }
+        if isServingLeader { sessions.restartClocks(now: now.elapsedMs) }
     }
 
-    mutating func dropClient(_ id: ConnectionID, now: Int64) {
+    mutating func dropClient(_ id: ConnectionID, now: ReplicaTime) {
         close(id)
         _ = connectionClosed(id, now: now)
     }
 
-    mutating func replaceState(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: Int64) {
+    mutating func replaceState(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: ReplicaTime) {
         self.tree = tree
         if appliedRecord != nil { appliedRecord?.append(.stateReplaced(zxid: tree.lastProcessedZxid)) }
         pending = PendingChanges()
-        sessions.replaceAll(with: sessionTimeouts, now: now)
+        sessions.replaceAll(with: sessionTimeouts, now: now.elapsedMs)
     }
 
     // MARK: - Client requests in an ensemble
@@ -167,21 +168,21 @@ extension Replica {
     /// A write from a client of this member: queued in its connection's FIFO and handed to
     /// the leader, which answers by committing a txn with this session and xid.
     mutating func forwardWrite(
-        _ id: ConnectionID, sessionId: SessionID, xid: Xid, opCode: OpCode, _ frame: ByteBuffer, multiOpCodes: [OpCode] = [], now: Int64
+        _ id: ConnectionID, sessionId: SessionID, xid: Xid, opCode: OpCode, _ frame: ByteBuffer, multiOpCodes: [OpCode] = [], now: ReplicaTime
     ) {
         if opCode == .closeSession, !beginClose(id, sessionId: sessionId, xid: xid, now: now) { return }
         var body = frame
         body.moveReaderIndex(forwardBy: min(8, body.readableBytes))  // the client's xid and type
-        var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .forwarded)
+        var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now.elapsedMs, state: .forwarded)
         entry.multiOpCodes = multiOpCodes
-        enqueue(id, entry)
+        enqueue(id, entry, now: now)
         let request = ForwardedRequest(
             sessionId: sessionId, cxid: xid, type: opCode.rawValue, body: Array(body.readableBytesView), authIds: connections[id]?.ids ?? [])
         forward(request, now: now)
     }
 
     /// To the leader: prepared here when this member leads, sent as REQUEST otherwise.
-    mutating func forward(_ request: ForwardedRequest, now: Int64) {
+    mutating func forward(_ request: ForwardedRequest, now: ReplicaTime) {
         guard let peer, peer.phase == .broadcast, let leader = peer.leaderId else { return }
         if leader == peer.configuration.me {
             leaderPrepare(request, now: now)
@@ -193,10 +194,10 @@ extension Replica {
     /// The leader turns a forwarded request into a txn, as ZooKeeper's prep stage does: the
     /// session must be live and not closing, the request must decode, and every failure is
     /// an error txn that consumes a zxid.
-    mutating func leaderPrepare(_ request: ForwardedRequest, now: Int64) {
+    mutating func leaderPrepare(_ request: ForwardedRequest, now: ReplicaTime) {
         let sessionId = request.sessionId
         func proposeError(_ code: ErrorCode) {
-            let header = TxnHeader(clientId: sessionId, cxid: request.cxid, zxid: nextZxid(), time: now, type: OpCode.error.rawValue)
+            let header = TxnHeader(clientId: sessionId, cxid: request.cxid, zxid: nextZxid(), time: now.wallMs, type: OpCode.error.rawValue)
             appendTxn(Txn(header: header, body: .error(code)), connection: nil, now: now)
         }
         if request.type == OpCode.createSession.rawValue {
@@ -207,7 +208,7 @@ extension Replica {
         }
         let isClose = request.type == OpCode.closeSession.rawValue
         guard let session = sessions.sessions[sessionId], isClose || !session.isClosing else { return proposeError(.sessionExpired) }
-        sessions.touch(sessionId, now: now)
+        sessions.touch(sessionId, now: now.elapsedMs)
         var reader = JuteReader(ByteBuffer(bytes: request.body), lengthMax: Int32(configuration.frameBytesMax))
         guard let decoded = try? Request.decode(type: request.type, from: &reader)
         else { return proposeError(.marshallingError) }
@@ -218,7 +219,7 @@ extension Replica {
     }
 
     /// A new session asked for on this member: the leader creates it with a txn.
-    mutating func requestSession(_ id: ConnectionID, timeoutMs: Int32, now: Int64) {
+    mutating func requestSession(_ id: ConnectionID, timeoutMs: Int32, now: ReplicaTime) {
         let sessionId = sessions.allocateId()
         connections[id]?.phase = .awaitingSession(sessionId)
         connectingSessions[sessionId] = id
@@ -234,16 +235,17 @@ extension Replica {
     mutating func requestRevalidation(_ id: ConnectionID, sessionId: SessionID, timeoutMs: Int32) {
         guard let leader = peer?.leaderId else { return close(id) }
         connections[id]?.phase = .awaitingRevalidation(sessionId)
+        revalidatingSessions[sessionId, default: []].append(id)
         actions.append(.peer(.send(to: leader, .revalidate(sessionId: sessionId, timeoutMs: timeoutMs))))
     }
 
-    mutating func revalidated(_ sessionId: SessionID, valid: Bool, now: Int64) {
-        let waiting = connections.values.filter {
-            if case .awaitingRevalidation(let id) = $0.phase { return id == sessionId } else { return false }
-        }.map(\.id).sorted()
+    mutating func revalidated(_ sessionId: SessionID, valid: Bool, now: ReplicaTime) {
+        let waiting = (revalidatingSessions.removeValue(forKey: sessionId) ?? []).filter {
+            if case .awaitingRevalidation(sessionId)? = connections[$0]?.phase { return true } else { return false }
+        }
         for id in waiting {
             guard valid, let session = sessions.sessions[sessionId], !session.isClosing else {
-                actions.append(.sendConnectResponse(id, .invalid(readOnly: connections[id]?.readOnlyByte)))
+                send(.sendConnectResponse(id, .invalid(readOnly: connections[id]?.readOnlyByte)))
                 close(id)
                 continue
             }
@@ -253,23 +255,22 @@ extension Replica {
 
     /// A client `sync`: answered, as a read, once this member applied what the leader had
     /// when a quorum still confirmed it.
-    mutating func startSync(_ id: ConnectionID, xid: Xid, _ request: Request, now: Int64) {
+    mutating func startSync(_ id: ConnectionID, xid: Xid, _ request: Request, now: ReplicaTime) {
         let requestId = nextSyncRequestId
         nextSyncRequestId += 1
         pendingSyncs[requestId] = id
-        enqueue(id, PendingRequest(xid: xid, opCode: .sync, receivedAtMs: now, state: .awaitingSync(requestId: requestId, request)))
-        drivePeer(now: now) { $0.sync(requestId, now: now) }
+        enqueue(id, PendingRequest(xid: xid, opCode: .sync, receivedAtMs: now.elapsedMs, state: .awaitingSync(requestId: requestId, request)), now: now)
+        drivePeer(now: now) { $0.sync(requestId, now: now.elapsedMs) }
     }
 
-    mutating func syncFinished(_ requestId: UInt64, now: Int64) {
-        guard let id = pendingSyncs.removeValue(forKey: requestId), var connection = connections[id],
-            let index = connection.queue.firstIndex(where: {
+    mutating func syncFinished(_ requestId: UInt64, now: ReplicaTime) {
+        guard let id = pendingSyncs.removeValue(forKey: requestId),
+            let index = connections[id]?.queue.firstIndex(where: {
                 if case .awaitingSync(let waiting, _) = $0.state { return waiting == requestId } else { return false }
             }),
-            case .awaitingSync(_, let request) = connection.queue[index].state
+            case .awaitingSync(_, let request) = connections[id]!.queue[index].state
         else { return }
-        connection.queue[index].state = .read(request)
-        connections[id] = connection
+        connections[id]!.queue[index].state = .read(request)
         drain(id, now: now)
     }
 }

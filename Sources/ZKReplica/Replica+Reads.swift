@@ -111,7 +111,7 @@ extension Replica {
     mutating func reRegister(_ id: ConnectionID, _ request: SetWatchesRequest) {
         let zxid = request.relativeZxid
         func notify(_ type: EventType, _ path: String) {
-            actions.append(.sendNotification(id, WatchedEvent(type: type, path: path), zxid: -1))
+            send(.sendNotification(id, WatchedEvent(type: type, path: path), zxid: -1))
         }
         for path in request.dataWatches {
             if let node = tree.node(path) {

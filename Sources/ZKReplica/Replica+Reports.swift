@@ -3,7 +3,7 @@ import ZKModel
 
 extension Replica {
     /// The text of a four-letter word, formatted as ZooKeeper prints it.
-    mutating func fourLetterWordReport(_ word: String, now: Int64) -> String {
+    mutating func fourLetterWordReport(_ word: String, now: ReplicaTime) -> String {
         switch word {
         case "ruok": return "imok"
         case "isro": return "rw"
@@ -28,8 +28,8 @@ extension Replica {
                 "0x\(hex(connections[watcher]?.sessionId ?? 0))\n" + paths.map { "\t\($0)\n" }.joined()
             }.joined() + "\n"
         case "wchp":
-            return watches.dataWatches.keys.sorted().map { path in
-                path + "\n" + (watches.dataWatches[path] ?? [:]).keys.sorted().map { "\t0x\(hex(connections[$0]?.sessionId ?? 0))\n" }.joined()
+            return watches.dataWatchersByPath().map { path, watchers in
+                path + "\n" + watchers.map { "\t0x\(hex(connections[$0]?.sessionId ?? 0))\n" }.joined()
             }.joined()
         case "dirs": return "datadir_size: \(directorySizes.snapshotBytes)\nlogdir_size: \(directorySizes.logBytes)\n"
         case "crst":
@@ -58,8 +58,6 @@ extension Replica {
         }
     }
 
-    var outstandingRequests: Int { connections.values.reduce(0) { $0 + $1.queue.count } }
-
     func serverSummary(withClients: Bool) -> String {
         var text = "Zookeeper version: \(configuration.version), built on 01/01/2026 00:00 GMT\n"
         if withClients {
@@ -83,7 +81,7 @@ extension Replica {
         return text
     }
 
-    func connectionsReport(now: Int64) -> String {
+    func connectionsReport(now: ReplicaTime) -> String {
         connections.values.sorted(by: { $0.id < $1.id }).map { connection in
             let s = connection.stats
             var line = " /\(connection.address):\(connection.port)[1](queued=\(connection.queue.count),recved=\(s.packetsReceived),sent=\(s.packetsSent)"
@@ -114,7 +112,7 @@ extension Replica {
         return text
     }
 
-    func monitorReport(now: Int64) -> [(String, String)] {
+    func monitorReport(now: ReplicaTime) -> [(String, String)] {
         [
             ("version", configuration.version),
             ("server_state", modeName),
@@ -131,7 +129,7 @@ extension Replica {
             ("approximate_data_size", "\(tree.approximateDataSize)"),
             ("global_sessions", "\(sessions.sessions.count)"),
             ("local_sessions", "0"),
-            ("uptime", "\(now - startedAtMs)"),
+            ("uptime", "\(now.elapsedMs - startedAtMs)"),
             ("last_proposal_size", "-1"),
             ("max_proposal_size", "-1"),
             ("min_proposal_size", "-1"),

@@ -13,7 +13,7 @@ extension Replica {
         }
     }
 
-    mutating func handleRequest(_ id: ConnectionID, sessionId: SessionID, _ frame: ByteBuffer, now: Int64) {
+    mutating func handleRequest(_ id: ConnectionID, sessionId: SessionID, _ frame: ByteBuffer, now: ReplicaTime) {
         var reader = JuteReader(frame, lengthMax: Int32(configuration.frameBytesMax))
         guard let xid = try? reader.readInt(), let type = try? reader.readInt() else {
             close(id)
@@ -23,7 +23,7 @@ extension Replica {
         stats.packetsReceived += 1
         connections[id]?.stats.packetsReceived += 1
         guard let opCode = OpCode(rawValue: type), Self.isAcceptedFromClient(opCode) else {
-            actions.append(.sendReply(id, ReplyHeader(xid: xid, zxid: -1, err: ErrorCode.unimplemented.rawValue), .none))
+            send(.sendReply(id, ReplyHeader(xid: xid, zxid: -1, err: ErrorCode.unimplemented.rawValue), .none))
             close(id)
             return
         }
@@ -31,15 +31,16 @@ extension Replica {
         do {
             request = try Request.decode(type: type, from: &reader)
         } catch {
+            // ZooKeeper decodes an auth packet as it arrives and drops the connection when it
+            // cannot: no reply.
+            if opCode == .auth { return close(id) }
             if Self.isWrite(opCode) {
                 // ZooKeeper decodes writes in its prep stage: the failure is logged as an error txn.
                 if peer != nil { return forwardWrite(id, sessionId: sessionId, xid: xid, opCode: opCode, frame, now: now) }
                 appendError(.marshallingError, id, sessionId: sessionId, xid: xid, opCode: opCode, now: now)
                 return
             }
-            enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .done(
-                ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: ErrorCode.marshallingError.rawValue), .none,
-                closeAfter: false)))
+            enqueueDone(id, xid: xid, opCode: opCode, .marshallingError, now: now)
             return
         }
         if case .auth(_, let scheme, let auth) = request {
@@ -47,15 +48,11 @@ extension Replica {
             return
         }
         if let session = sessions.sessions[sessionId], session.isClosing, opCode != .closeSession {
-            enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .done(
-                ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: ErrorCode.sessionExpired.rawValue), .none,
-                closeAfter: false)))
+            enqueueDone(id, xid: xid, opCode: opCode, .sessionExpired, now: now)
             return
         }
         if writesRefused && Self.isWrite(opCode) {
-            enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .done(
-                ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: ErrorCode.notReadOnly.rawValue), .none,
-                closeAfter: false)))
+            enqueueDone(id, xid: xid, opCode: opCode, .notReadOnly, now: now)
             return
         }
         if peer != nil {
@@ -70,24 +67,30 @@ extension Replica {
             if case .closeSession = op, !beginClose(id, sessionId: sessionId, xid: xid, now: now) { return }
             let ids = connections[id]?.ids ?? []
             let zxid = submit(op, sessionId: sessionId, cxid: xid, ids: ids, connection: id, now: now)
-            var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .awaitingCommit(zxid))
+            var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now.elapsedMs, state: .awaitingCommit(zxid))
             if case .multi(let ops) = request { entry.multiOpCodes = ops.map(\.opCode) }
-            enqueue(id, entry)
+            enqueue(id, entry, now: now)
         } else if case .reconfig = request {
             // Standalone: reconfig is refused; the failure is logged and consumes a zxid as in ZooKeeper.
             let code: ErrorCode = configuration.reconfigEnabled ? .unimplemented : .reconfigDisabled
             appendError(code, id, sessionId: sessionId, xid: xid, opCode: opCode, now: now)
         } else {
-            enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .read(request)))
+            enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now.elapsedMs, state: .read(request)), now: now)
         }
+    }
+
+    /// Queues a reply already known (an error found before any work), in request order.
+    mutating func enqueueDone(_ id: ConnectionID, xid: Xid, opCode: OpCode, _ code: ErrorCode, now: ReplicaTime) {
+        let header = ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: code.rawValue)
+        enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now.elapsedMs, state: .done(header, .none, closeAfter: false)), now: now)
     }
 
     /// A closeSession: the session is marked closing so that nothing revives it. A second
     /// close of a session already closing is answered at once (false: nothing more to do).
-    mutating func beginClose(_ id: ConnectionID, sessionId: SessionID, xid: Xid, now: Int64) -> Bool {
+    mutating func beginClose(_ id: ConnectionID, sessionId: SessionID, xid: Xid, now: ReplicaTime) -> Bool {
         if sessions.sessions[sessionId]?.isClosing == true {
-            enqueue(id, PendingRequest(xid: xid, opCode: .closeSession, receivedAtMs: now, state: .done(
-                ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: 0), .none, closeAfter: true)))
+            enqueue(id, PendingRequest(xid: xid, opCode: .closeSession, receivedAtMs: now.elapsedMs, state: .done(
+                ReplyHeader(xid: xid, zxid: tree.lastProcessedZxid, err: 0), .none, closeAfter: true)), now: now)
             return false
         }
         sessions.markClosing(sessionId)
@@ -105,12 +108,12 @@ extension Replica {
     }
 
     /// Logs a failed write as an error txn; the client gets `code` once it is applied.
-    mutating func appendError(_ code: ErrorCode, _ id: ConnectionID, sessionId: SessionID, xid: Xid, opCode: OpCode, now: Int64) {
+    mutating func appendError(_ code: ErrorCode, _ id: ConnectionID, sessionId: SessionID, xid: Xid, opCode: OpCode, now: ReplicaTime) {
         lastPreparedZxid += 1
         let zxid = lastPreparedZxid
-        let header = TxnHeader(clientId: sessionId, cxid: xid, zxid: zxid, time: now, type: OpCode.error.rawValue)
+        let header = TxnHeader(clientId: sessionId, cxid: xid, zxid: zxid, time: now.wallMs, type: OpCode.error.rawValue)
         appendTxn(Txn(header: header, body: .error(code)), connection: id, now: now)
-        enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now, state: .awaitingCommit(zxid)))
+        enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now.elapsedMs, state: .awaitingCommit(zxid)), now: now)
     }
 
     /// The write a request asks for, or nil for reads and session-local requests.
@@ -143,11 +146,11 @@ extension Replica {
         if scheme == "ip" {
             // The ip provider authenticates by the connection's own address, which every
             // connection already holds.
-            actions.append(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: 0), .none))
+            send(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: 0), .none))
             return
         }
         guard scheme == "digest", configuration.digestAuthEnabled else {
-            actions.append(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: ErrorCode.authFailed.rawValue), .none))
+            send(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: ErrorCode.authFailed.rawValue), .none))
             close(id)
             return
         }
@@ -158,30 +161,48 @@ extension Replica {
         if let superDigest = configuration.superDigest, superDigest == digestId, !ids.contains(Id(scheme: "super", id: "")) {
             ids.append(Id(scheme: "super", id: ""))
         }
+        guard ids.count <= configuration.connectionAuthIdsMax else {
+            actions.append(.notice(id, "more than \(configuration.connectionAuthIdsMax) authenticated ids (connectionAuthIdsMax); closing"))
+            send(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: ErrorCode.authFailed.rawValue), .none))
+            close(id)
+            return
+        }
         connections[id]?.ids = ids
-        actions.append(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: 0), .none))
+        send(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: 0), .none))
     }
 
-    mutating func enqueue(_ id: ConnectionID, _ request: PendingRequest) {
-        connections[id]?.queue.append(request)
-        connections[id]?.stats.lastOperation = request.opCode.shortName
-        connections[id]?.stats.lastCxid = request.xid
-        drain(id, now: request.receivedAtMs)
+    mutating func enqueue(_ id: ConnectionID, _ request: PendingRequest, now: ReplicaTime) {
+        guard connections[id] != nil else { return }
+        connections[id]!.queue.append(request)
+        outstandingRequests += 1
+        connections[id]!.stats.lastOperation = request.opCode.shortName
+        connections[id]!.stats.lastCxid = request.xid
+        drain(id, now: now)
     }
 
-    /// Sends every reply at the head of the queue that is ready, evaluating reads in turn.
-    mutating func drain(_ id: ConnectionID, now: Int64) {
+    /// Sends every reply at the head of the queue that is ready, evaluating reads in turn,
+    /// while the client keeps reading what it was sent (`connectionUnsentBytesPause`).
+    mutating func drain(_ id: ConnectionID, now: ReplicaTime) {
+        var answered = false
+        defer {
+            if answered, connections[id]?.heldFrames.isEmpty == false { backlogShrank.append(id) }
+        }
         while let head = connections[id]?.queue.first {
+            // A closed connection answers nothing more (its client is gone or told to go).
+            if connections[id]!.phase.isClosed { return }
+            if connections[id]!.unsentReplyBytes >= configuration.connectionUnsentBytesPause { return }
             switch head.state {
             case .awaitingCommit, .forwarded, .awaitingSync:
                 return
             case .read(let request):
                 guard let sessionId = connections[id]?.sessionId else { return }
                 let (header, response) = evaluateRead(id, sessionId: sessionId, xid: head.xid, request)
-                connections[id]?.queue.removeFirst()
+                dequeueHead(id)
+                answered = true
                 sendReply(id, header, response, receivedAtMs: head.receivedAtMs, now: now)
             case .done(let header, let response, let closeAfter):
-                connections[id]?.queue.removeFirst()
+                dequeueHead(id)
+                answered = true
                 sendReply(id, header, response, receivedAtMs: head.receivedAtMs, now: now)
                 if closeAfter {
                     close(id)
@@ -191,21 +212,18 @@ extension Replica {
         }
     }
 
-    mutating func sendReply(_ id: ConnectionID, _ header: ReplyHeader, _ response: Response, receivedAtMs: Int64, now: Int64) {
-        actions.append(.sendReply(id, header, response))
-        let latency = max(0, now - receivedAtMs)
+    mutating func dequeueHead(_ id: ConnectionID) {
+        connections[id]!.queue.removeFirst()
+        outstandingRequests -= 1
+    }
+
+    mutating func sendReply(_ id: ConnectionID, _ header: ReplyHeader, _ response: Response, receivedAtMs: Int64, now: ReplicaTime) {
+        send(.sendReply(id, header, response))
+        let latency = max(0, now.elapsedMs - receivedAtMs)
         stats.recordLatency(latency)
         stats.packetsSent += 1
-        guard var connection = connections[id] else { return }
-        connection.stats.packetsSent += 1
-        connection.stats.lastZxid = header.zxid
-        connection.stats.lastResponseMs = now
-        connection.stats.lastLatencyMs = latency
-        connection.stats.minLatencyMs = min(connection.stats.minLatencyMs, latency)
-        connection.stats.maxLatencyMs = max(connection.stats.maxLatencyMs, latency)
-        connection.stats.totalLatencyMs += latency
-        connection.stats.latencyCount += 1
-        connections[id] = connection
+        guard connections[id] != nil else { return }
+        connections[id]!.stats.recordReply(zxid: header.zxid, latencyMs: latency, now: now.elapsedMs)
     }
 }
 

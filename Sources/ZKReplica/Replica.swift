@@ -17,12 +17,27 @@ public struct Replica: Sendable {
     public internal(set) var sessions: SessionTable
     var pending = PendingChanges()
     var connections: [ConnectionID: Connection] = [:]
+    /// Open connections per client address, for `maxClientCnxns`.
+    var connectionsByAddress: [String: Int] = [:]
+    /// When each connection is closed unless it hears from its client: the handshake
+    /// deadline, then the session timeout of silence (ZooKeeper's connection expiry queue).
+    var connectionExpiry: ExpiryQueue<ConnectionID>
+    /// Requests queued on every connection, not answered yet (`globalOutstandingLimit`).
+    var outstandingRequests = 0
+    /// Connections whose next frame waits only for `outstandingRequests` to fall below
+    /// `globalOutstandingLimit`, in the order they started waiting.
+    var waitingForGlobalLimit: Deque<ConnectionID> = []
+    /// Connections whose own backlog shrank while they held frames: they try again before
+    /// the event's actions are handed out.
+    var backlogShrank: [ConnectionID] = []
     /// Txns handed to the log and not applied yet, in zxid order, with the connection that asked.
     var inFlight: Deque<(txn: Txn, connection: ConnectionID?)> = []
     var lastPreparedZxid: Zxid = 0
+    /// Elapsed time of the last container and TTL sweep.
     var lastContainerCheckMs: Int64 = 0
     var actions: [ReplicaAction] = []
     public internal(set) var stats = ServerStats()
+    /// Elapsed time at start (for `uptime`).
     let startedAtMs: Int64
     /// Set once the log failed (disk full, fsync error): writes are refused from then on,
     /// reads go on. Only a restart clears it.
@@ -40,6 +55,8 @@ public struct Replica: Sendable {
     var touchedSessions: [SessionID: Int32] = [:]
     /// Ensemble: connections waiting for their createSession txn, by that session.
     var connectingSessions: [SessionID: ConnectionID] = [:]
+    /// Ensemble learner: connections waiting for the leader's REVALIDATE answer, by session.
+    var revalidatingSessions: [SessionID: [ConnectionID]] = [:]
     /// Ensemble: client `sync`s waiting for the leader, by request id.
     var pendingSyncs: [UInt64: ConnectionID] = [:]
     var nextSyncRequestId: UInt64 = 1
@@ -49,22 +66,25 @@ public struct Replica: Sendable {
     static let digestHistoryInterval: Int64 = 128
     static let digestHistoryMax = 1024
 
-    public init(configuration: ReplicaConfiguration, now: Int64, monotonicMs: Int64) {
+    /// `monotonicMs` is the clock reading session ids are made from (ZooKeeper reads its
+    /// elapsed clock for them); `now` starts every clock the replica keeps.
+    public init(configuration: ReplicaConfiguration, now: ReplicaTime, monotonicMs: Int64) {
         self.configuration = configuration
         self.sessions = SessionTable(
-            serverId: configuration.serverId, monotonicMs: monotonicMs, tickTimeMs: configuration.tickTimeMs)
-        self.startedAtMs = now
-        self.lastContainerCheckMs = now
+            serverId: configuration.serverId, monotonicMs: monotonicMs, tickTimeMs: configuration.tickTimeMs, now: now.elapsedMs)
+        self.connectionExpiry = ExpiryQueue(intervalMs: max(1, configuration.tickTimeMs), now: now.elapsedMs)
+        self.startedAtMs = now.elapsedMs
+        self.lastContainerCheckMs = now.elapsedMs
     }
 
     /// A replica resuming a recovered state: the tree as of its last zxid and the sessions
     /// alive then, whose expiry clocks start again now.
-    public init(configuration: ReplicaConfiguration, now: Int64, monotonicMs: Int64, tree: DataTree, sessionTimeouts: [SessionID: Int32]) {
+    public init(configuration: ReplicaConfiguration, now: ReplicaTime, monotonicMs: Int64, tree: DataTree, sessionTimeouts: [SessionID: Int32]) {
         self.init(configuration: configuration, now: now, monotonicMs: monotonicMs)
         self.tree = tree
         self.lastPreparedZxid = tree.lastProcessedZxid
         for (sessionId, timeoutMs) in sessionTimeouts.sorted(by: { $0.key < $1.key }) {
-            sessions.add(sessionId, timeoutMs: timeoutMs, now: now)
+            sessions.add(sessionId, timeoutMs: timeoutMs, now: now.elapsedMs)
         }
     }
 
@@ -73,28 +93,40 @@ public struct Replica: Sendable {
 
     // MARK: - Events
 
-    public mutating func connectionOpened(_ id: ConnectionID, address: String, port: Int, now: Int64) -> [ReplicaAction] {
-        let fromSameAddress = connections.values.lazy.filter { $0.address == address }.count
+    public mutating func connectionOpened(_ id: ConnectionID, address: String, port: Int, now: ReplicaTime) -> [ReplicaAction] {
+        actions = []
+        let fromSameAddress = connectionsByAddress[address, default: 0]
         connections[id] = Connection(id: id, address: address, port: port, now: now)
+        connectionsByAddress[address, default: 0] += 1
+        // The handshake deadline: a ConnectRequest must arrive within this time.
+        connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: configuration.sessionlessConnectionTimeoutMs)
         if configuration.maxClientCnxns > 0 && fromSameAddress >= configuration.maxClientCnxns {
-            return [.closeConnection(id)]
+            actions.append(.notice(id, "too many connections from \(address) (maxClientCnxns \(configuration.maxClientCnxns)); closing"))
+            close(id)
         }
-        return []
+        return takeActions(now: now)
     }
 
     /// The connection is gone: its watches go, its session lives on until it expires.
-    public mutating func connectionClosed(_ id: ConnectionID, now: Int64) -> [ReplicaAction] {
+    public mutating func connectionClosed(_ id: ConnectionID, now: ReplicaTime) -> [ReplicaAction] {
         guard let connection = connections.removeValue(forKey: id) else { return [] }
+        outstandingRequests -= connection.queue.count
+        connectionExpiry.remove(id)
+        if let count = connectionsByAddress[connection.address] {
+            connectionsByAddress[connection.address] = count > 1 ? count - 1 : nil
+        }
         watches.removeWatcher(id)
         if case .awaitingSession(let sessionId) = connection.phase { connectingSessions[sessionId] = nil }
-        for (requestId, waiting) in pendingSyncs where waiting == id { pendingSyncs[requestId] = nil }
+        if !pendingSyncs.isEmpty {
+            for (requestId, waiting) in pendingSyncs where waiting == id { pendingSyncs[requestId] = nil }
+        }
         if let sessionId = connection.sessionId, sessions.sessions[sessionId]?.connection == id {
             sessions.bind(sessionId, to: nil)
         }
         return []
     }
 
-    public mutating func fourLetterWordReceived(_ id: ConnectionID, word: String, now: Int64) -> [ReplicaAction] {
+    public mutating func fourLetterWordReceived(_ id: ConnectionID, word: String, now: ReplicaTime) -> [ReplicaAction] {
         let text: String
         if word != "srvr" && !configuration.fourLetterWordWhitelist.contains(word) && !configuration.fourLetterWordWhitelist.contains("*") {
             text = "\(word) is not executed because it is not in the whitelist.\n"
@@ -104,44 +136,53 @@ public struct Replica: Sendable {
         return [.sendText(id, text), .closeConnection(id)]
     }
 
-    /// A complete frame from the client (length prefix removed).
-    public mutating func frameReceived(_ id: ConnectionID, _ frame: ByteBuffer, now: Int64) -> [ReplicaAction] {
-        guard let connection = connections[id] else { return [] }
+    /// A complete frame from the client (length prefix removed). It joins the frames the
+    /// connection holds and is handled as soon as the connection's limits allow
+    /// (`Replica+Backpressure`).
+    public mutating func frameReceived(_ id: ConnectionID, _ frame: ByteBuffer, now: ReplicaTime) -> [ReplicaAction] {
         actions = []
-        switch connection.phase {
-        case .awaitingConnect:
-            connections[id]?.lastReceivedMs = now
-            handleConnect(id, frame, now: now)
-        case .awaitingSession, .awaitingRevalidation:
-            connections[id]?.earlyFrames.append(frame)
-        case .established(let sessionId):
-            connections[id]?.lastReceivedMs = now
-            handleRequest(id, sessionId: sessionId, frame, now: now)
-        case .closed:
-            break
+        guard let phase = connections[id]?.phase else { return [] }
+        if case .closed = phase { return [] }
+        if case .established = phase {
+            // Idleness is silence from the client: any frame counts, handled yet or not.
+            let timeoutMs = Int64(connections[id]?.negotiatedTimeoutMs ?? 0)
+            connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: timeoutMs)
         }
-        return takeActions()
+        hold(id, frame)
+        pump(id, now: now)
+        return takeActions(now: now)
+    }
+
+    /// The shell wrote `bytes` of this connection's replies to its socket: they no longer
+    /// count against the connection's unsent-bytes limits.
+    public mutating func repliesWritten(_ id: ConnectionID, bytes: Int, now: ReplicaTime) -> [ReplicaAction] {
+        actions = []
+        guard connections[id] != nil else { return [] }
+        connections[id]!.unsentReplyBytes = max(0, connections[id]!.unsentReplyBytes - bytes)
+        drain(id, now: now)
+        pump(id, now: now)
+        return takeActions(now: now)
     }
 
     /// The shell made every txn up to `zxid` durable: apply them and release their replies
     /// (standalone), or tell the peer, which acknowledges and commits (ensemble).
-    public mutating func logPersisted(upTo zxid: Zxid, now: Int64) -> [ReplicaAction] {
+    public mutating func logPersisted(upTo zxid: Zxid, now: ReplicaTime) -> [ReplicaAction] {
         actions = []
         if peer != nil {
-            drivePeer(now: now) { $0.persisted(upTo: zxid, now: now) }
-            return takeActions()
+            drivePeer(now: now) { $0.persisted(upTo: zxid, now: now.elapsedMs) }
+            return takeActions(now: now)
         }
         while let first = inFlight.first, first.txn.zxid <= zxid {
             inFlight.removeFirst()
             applyCommitted(first.txn, origin: first.connection, now: now)
         }
-        return takeActions()
+        return takeActions(now: now)
     }
 
     /// The log cannot write (disk full, failed fsync). Txns handed to it may or may not be on
     /// disk, so their clients lose the connection (an unknown outcome, as ZooKeeper's clients
     /// know it); later writes are refused with NOTREADONLY while reads go on.
-    public mutating func logFailed(now: Int64) -> [ReplicaAction] {
+    public mutating func logFailed(now: ReplicaTime) -> [ReplicaAction] {
         actions = []
         writesRefused = true
         let origins = Set(inFlight.compactMap(\.connection))
@@ -150,43 +191,47 @@ public struct Replica: Sendable {
             close(id)
             _ = connectionClosed(id, now: now)
         }
-        for connection in connections.values where connection.phase.isAwaitingSession {
-            close(connection.id)
+        for id in connections.keys.sorted() where connections[id]?.phase.isAwaitingSession == true {
+            close(id)
         }
-        return takeActions()
+        return takeActions(now: now)
     }
 
-    /// Time passes: expire sessions and remove empty containers and expired TTL nodes.
-    public mutating func tick(now: Int64) -> [ReplicaAction] {
+    /// Time passes: expire sessions, close silent connections, and remove empty containers
+    /// and expired TTL nodes. Costs what expired, not what exists.
+    public mutating func tick(now: ReplicaTime) -> [ReplicaAction] {
         actions = []
         // Expiry and cleanup are writes: with the log failed they wait for a restart.
         if writesRefused {
             closeIdleConnections(now: now)
-            return takeActions()
+            return takeActions(now: now)
         }
         if peer != nil {
-            drivePeer(now: now) { $0.tick(now: now) }
+            drivePeer(now: now) { $0.tick(now: now.elapsedMs) }
             // Only a serving leader expires sessions and removes containers.
             guard isServingLeader else {
                 closeIdleConnections(now: now)
-                return takeActions()
+                return takeActions(now: now)
             }
         }
-        for sessionId in sessions.expired(now: now) {
+        for sessionId in sessions.expired(now: now.elapsedMs) {
             sessions.markClosing(sessionId)
             submit(.closeSession, sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
         }
         closeIdleConnections(now: now)
-        if now - lastContainerCheckMs >= configuration.containerCheckIntervalMs {
-            lastContainerCheckMs = now
+        if now.elapsedMs - lastContainerCheckMs >= configuration.containerCheckIntervalMs {
+            lastContainerCheckMs = now.elapsedMs
             for path in containerCandidates(now: now).prefix(configuration.containerMaxPerMinute) {
                 submit(.deleteContainer(path: path), sessionId: 0, cxid: 0, ids: [], connection: nil, now: now)
             }
         }
-        return takeActions()
+        return takeActions(now: now)
     }
 
-    mutating func takeActions() -> [ReplicaAction] {
+    /// The actions of the event, after every connection the event unblocked has taken the
+    /// frames it may (`Replica+Backpressure`).
+    mutating func takeActions(now: ReplicaTime) -> [ReplicaAction] {
+        pumpUnblocked(now: now)
         defer { actions = [] }
         return actions
     }
@@ -195,13 +240,14 @@ public struct Replica: Sendable {
 
     /// Prepares a write and hands its txn to the log.
     @discardableResult
-    mutating func submit(_ op: WriteOp, sessionId: SessionID, cxid: Xid, ids: [Id], connection: ConnectionID?, now: Int64) -> Zxid {
+    mutating func submit(_ op: WriteOp, sessionId: SessionID, cxid: Xid, ids: [Id], connection: ConnectionID?, now: ReplicaTime) -> Zxid {
         let zxid = nextZxid()
         let context = PrepareContext(
             sessionId: sessionId, ids: ids, extendedTypesEnabled: configuration.extendedTypesEnabled,
             skipACL: configuration.skipACL)
         let body = pending.prepare(op, tree: tree, context: context, zxid: zxid)
-        appendTxn(Txn(header: TxnHeader(clientId: sessionId, cxid: cxid, zxid: zxid, time: now, type: txnType(op, body)), body: body), connection: connection, now: now)
+        let header = TxnHeader(clientId: sessionId, cxid: cxid, zxid: zxid, time: now.wallMs, type: txnType(op, body))
+        appendTxn(Txn(header: header, body: body), connection: connection, now: now)
         return zxid
     }
 
@@ -216,9 +262,9 @@ public struct Replica: Sendable {
         return zxid
     }
 
-    mutating func appendTxn(_ txn: Txn, connection: ConnectionID?, now: Int64) {
+    mutating func appendTxn(_ txn: Txn, connection: ConnectionID?, now: ReplicaTime) {
         if peer != nil {
-            drivePeer(now: now) { $0.propose(txn, now: now) }
+            drivePeer(now: now) { $0.propose(txn, now: now.elapsedMs) }
             return
         }
         inFlight.append((txn, connection))
@@ -232,34 +278,29 @@ public struct Replica: Sendable {
         return body.type.rawValue
     }
 
-    /// A connection without a handshake gets `sessionlessConnectionTimeoutMs`; an established
-    /// one is closed when silent for its session timeout (its session may still be resumed).
-    mutating func closeIdleConnections(now: Int64) {
-        for connection in connections.values.sorted(by: { $0.id < $1.id }) {
-            let limit: Int64
-            switch connection.phase {
-            case .awaitingConnect: limit = configuration.sessionlessConnectionTimeoutMs
-            case .established: limit = Int64(connection.negotiatedTimeoutMs)
-            case .awaitingSession, .awaitingRevalidation, .closed: continue
-            }
-            if now - connection.lastReceivedMs > limit {
-                close(connection.id)
-                _ = connectionClosed(connection.id, now: now)
-            }
+    /// Closes the connections whose deadline passed: no ConnectRequest within
+    /// `sessionlessConnectionTimeoutMs`, no session established within the negotiated
+    /// timeout, or silence for the session timeout (the session may still be resumed).
+    mutating func closeIdleConnections(now: ReplicaTime) {
+        for id in connectionExpiry.poll(now: now.elapsedMs) {
+            guard let phase = connections[id]?.phase else { continue }
+            if case .closed = phase { continue }
+            close(id)
+            _ = connectionClosed(id, now: now)
         }
     }
 
-    func containerCandidates(now: Int64) -> [String] {
+    func containerCandidates(now: ReplicaTime) -> [String] {
         var candidates: [String] = []
         for path in tree.containers where pending.records[path]?.exists != false {
             guard let node = tree.node(path), node.children.isEmpty else { continue }
             let neverUsedExpired = configuration.containerMaxNeverUsedIntervalMs > 0
-                && now - node.mtime > configuration.containerMaxNeverUsedIntervalMs
+                && now.wallMs - node.mtime > configuration.containerMaxNeverUsedIntervalMs
             if node.cversion > 0 || neverUsedExpired { candidates.append(path) }
         }
         for path in tree.ttls where pending.records[path]?.exists != false {
             guard let node = tree.node(path), node.children.isEmpty,
-                let ttl = EphemeralOwner.ttlValue(node.ephemeralOwner), now - node.mtime > ttl
+                let ttl = EphemeralOwner.ttlValue(node.ephemeralOwner), now.wallMs - node.mtime > ttl
             else { continue }
             candidates.append(path)
         }

@@ -14,6 +14,12 @@ public enum ReplicaAction: Equatable, Sendable {
     case sendText(ConnectionID, String)
     /// Close after everything queued before it is written.
     case closeConnection(ConnectionID)
+    /// Stop (false) or resume (true) reading the connection's socket: the replica holds
+    /// frames it cannot take yet, and the client must wait until it can.
+    case setReading(ConnectionID, enabled: Bool)
+    /// A line for the operator's log about one connection: throttled, or closed for passing
+    /// a limit. At most one per connection and cause.
+    case notice(ConnectionID, String)
     /// Make the txn durable, then report `logPersisted(upTo:)`. Replies wait for it.
     case appendLog(Txn)
     /// Ensemble: work for the quorum shell: send to a member, write an epoch file, close a

@@ -8,7 +8,8 @@ public struct ReplicaConfiguration: Sendable {
     public var maxSessionTimeoutMs: Int32 = 40000
     /// Concurrent connections allowed from one client address; 0 means unlimited.
     public var maxClientCnxns: Int = 60
-    /// `jute.maxbuffer`: the largest frame accepted, and the longest buffer inside one.
+    /// `jute.maxbuffer`: the largest frame accepted, the longest buffer inside one, and the
+    /// largest reply sent.
     public var frameBytesMax: Int = 0xfffff
     public var extendedTypesEnabled = false
     public var skipACL = false
@@ -18,8 +19,25 @@ public struct ReplicaConfiguration: Sendable {
     public var reconfigEnabled = false
     /// Four-letter words that may run; `srvr` always may.
     public var fourLetterWordWhitelist: Set<String> = ["srvr"]
-    /// `zookeeper.nio.sessionlessCnxnTimeout`: how long a connection may stay without a handshake.
+    /// `zookeeper.nio.sessionlessCnxnTimeout`: how long a connection may take to send its
+    /// ConnectRequest (the handshake deadline).
     public var sessionlessConnectionTimeoutMs: Int64 = 10000
+    /// `globalOutstandingLimit`: requests in flight on all connections beyond which a
+    /// connection that already has one in flight is not read from (ZooKeeper's throttle).
+    public var globalOutstandingLimit = 1000
+    /// Requests in flight on one connection beyond which it is not read from.
+    public var connectionRequestsInFlightMax = 1000
+    /// Reply bytes the client has not read beyond which its connection is not read from.
+    public var connectionUnsentBytesPause = 1 << 20
+    /// Reply bytes the client has not read beyond which its connection is closed (only
+    /// notifications can pile up that far: requests stop at the pause bound).
+    public var connectionUnsentBytesClose = 64 << 20
+    /// Authenticated ids one connection may hold (each `addauth` adds one); past it the
+    /// auth fails and the connection is closed.
+    public var connectionAuthIdsMax = 64
+    /// Bytes of frames held for one connection beyond which it is closed. The shell stops
+    /// reading as soon as frames are held, so only a shell that kept reading passes it.
+    public var connectionHeldBytesMax: Int { 2 * frameBytesMax + (1 << 20) }
     public var containerCheckIntervalMs: Int64 = 60000
     public var containerMaxPerMinute: Int = 10000
     /// Containers that never had a child are removed after this long (0 = never).

@@ -4,26 +4,29 @@ public struct Session: Sendable {
     public var id: SessionID
     public var timeoutMs: Int32
     public var passwd: [UInt8]
-    /// Wall-clock ms at which the session expires unless touched.
+    /// Elapsed ms at which the session expires unless touched (a tick bucket boundary).
     public var deadlineMs: Int64
     /// Set once a closeSession is prepared: no request may revive it (ZOOKEEPER-1496).
     public var isClosing = false
     public var connection: ConnectionID?
 }
 
-/// Live sessions, their deadlines (rounded up to tickTime buckets as ZooKeeper's ExpiryQueue
-/// does) and session id generation.
+/// Live sessions, their deadlines in ZooKeeper's `ExpiryQueue` (tickTime buckets of elapsed
+/// time) and session id generation.
 public struct SessionTable: Sendable {
     public private(set) var sessions: [SessionID: Session] = [:]
+    private var expiry: ExpiryQueue<SessionID>
     private var nextSessionId: SessionID
     let tickTimeMs: Int64
 
-    /// ZooKeeper's layout: server id in bits 63-56, clock ms in 55-16.
-    public init(serverId: Int64, monotonicMs: Int64, tickTimeMs: Int64) {
+    /// ZooKeeper's layout: server id in bits 63-56, clock ms in 55-16 (ZooKeeper reads its
+    /// elapsed clock there too).
+    public init(serverId: Int64, monotonicMs: Int64, tickTimeMs: Int64, now: Int64 = 0) {
         var base = Int64(bitPattern: (UInt64(bitPattern: monotonicMs) << 24) >> 8) | (serverId << 56)
         if base == Int64.min { base += 1 }
         nextSessionId = base
         self.tickTimeMs = tickTimeMs
+        expiry = ExpiryQueue(intervalMs: max(1, tickTimeMs), now: now)
     }
 
     /// The next unused id: sessions recovered from disk may sit anywhere in the id space.
@@ -33,48 +36,58 @@ public struct SessionTable: Sendable {
         return nextSessionId
     }
 
-    func deadline(now: Int64, timeoutMs: Int32) -> Int64 {
-        let expiry = now + Int64(timeoutMs)
-        return (expiry / tickTimeMs + 1) * tickTimeMs
-    }
-
     public mutating func add(_ id: SessionID, timeoutMs: Int32, now: Int64) {
-        sessions[id] = Session(
-            id: id, timeoutMs: timeoutMs, passwd: Self.password(for: id), deadlineMs: deadline(now: now, timeoutMs: timeoutMs))
+        sessions[id] = Session(id: id, timeoutMs: timeoutMs, passwd: Self.password(for: id), deadlineMs: 0)
+        schedule(id, now: now)
     }
 
-    public mutating func remove(_ id: SessionID) { sessions[id] = nil }
+    private mutating func schedule(_ id: SessionID, now: Int64) {
+        guard let timeoutMs = sessions[id]?.timeoutMs else { return }
+        expiry.update(id, now: now, timeoutMs: Int64(timeoutMs))
+        sessions[id]?.deadlineMs = expiry.deadlines[id] ?? 0
+    }
+
+    public mutating func remove(_ id: SessionID) {
+        sessions[id] = nil
+        expiry.remove(id)
+    }
 
     public mutating func touch(_ id: SessionID, now: Int64) {
-        guard var session = sessions[id], !session.isClosing else { return }
-        session.deadlineMs = deadline(now: now, timeoutMs: session.timeoutMs)
-        sessions[id] = session
+        guard let session = sessions[id], !session.isClosing else { return }
+        schedule(id, now: now)
     }
 
     /// A new leader owns every session from now on: each gets a full timeout from now
     /// (ZooKeeper's leader starts its session tracker this way) and no close is in progress.
     public mutating func restartClocks(now: Int64) {
-        for id in sessions.keys {
+        for id in sessions.keys.sorted() {
             sessions[id]!.isClosing = false
-            sessions[id]!.deadlineMs = deadline(now: now, timeoutMs: sessions[id]!.timeoutMs)
+            schedule(id, now: now)
         }
     }
 
     /// The state machine was replaced (SNAP, TRUNC): these are the live sessions now.
     public mutating func replaceAll(with timeouts: [SessionID: Int32], now: Int64) {
+        for id in sessions.keys { expiry.remove(id) }
         sessions = [:]
-        for (id, timeoutMs) in timeouts { add(id, timeoutMs: timeoutMs, now: now) }
+        for (id, timeoutMs) in timeouts.sorted(by: { $0.key < $1.key }) { add(id, timeoutMs: timeoutMs, now: now) }
     }
 
     public mutating func setTimeout(_ id: SessionID, timeoutMs: Int32) { sessions[id]?.timeoutMs = timeoutMs }
 
-    public mutating func markClosing(_ id: SessionID) { sessions[id]?.isClosing = true }
+    /// A closing session expires no more; its closeSession txn removes it.
+    public mutating func markClosing(_ id: SessionID) {
+        guard sessions[id] != nil else { return }
+        sessions[id]?.isClosing = true
+        expiry.remove(id)
+    }
 
     public mutating func bind(_ id: SessionID, to connection: ConnectionID?) { sessions[id]?.connection = connection }
 
-    /// Sessions past their deadline and not yet closing, in id order.
-    public func expired(now: Int64) -> [SessionID] {
-        sessions.values.filter { !$0.isClosing && $0.deadlineMs <= now }.map(\.id).sorted()
+    /// Sessions whose deadline has passed, in id order; they leave the expiry queue (the
+    /// caller marks them closing). Costs only what expired.
+    public mutating func expired(now: Int64) -> [SessionID] {
+        expiry.poll(now: now).filter { sessions[$0]?.isClosing == false }
     }
 
     /// ZooKeeper's password: 16 bytes of `java.util.Random(sessionId ^ 0xB3415C00)`, so any

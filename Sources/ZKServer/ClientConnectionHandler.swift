@@ -2,21 +2,57 @@ import NIOCore
 import ZKReplica
 import ZKWire
 
+/// Limits of one client connection's handler.
+struct ClientConnectionLimits: Sendable {
+    /// `jute.maxbuffer`: a longer length prefix closes the connection.
+    var frameBytesMax: Int
+    /// Bytes handed to the replica loop and not yet taken by it beyond which the socket is
+    /// not read: a busy replica loop is not flooded with one connection's frames.
+    var inTransitBytesMax = 64 * 1024
+    /// After the server closes a connection it sends FIN and discards what the client still
+    /// sends for at most this long, so that the client sees a clean close rather than a
+    /// reset for the bytes it had sent.
+    var closeLingerMs: Int64 = 2000
+}
+
 /// Per-connection framing on the connection's own event loop: split frames, refuse oversized
-/// ones, and pass whole frames to the replica. A bad length closes this connection only.
-final class ClientConnectionHandler: ChannelInboundHandler {
+/// ones, and pass whole frames to the replica. Reading the socket stops while the replica
+/// holds this connection's frames (`Reading`) or has not taken the last ones yet
+/// (`BytesTaken`), as NIO's `BackPressureHandler` stops reading while the channel is not
+/// writable. A bad length closes this connection only, without a reset.
+final class ClientConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// From the replica loop: whether the replica takes more of this connection's frames.
+    struct Reading: Sendable { var enabled: Bool }
+    /// From the replica loop: it took `bytes` of the frames handed over.
+    struct BytesTaken: Sendable { var bytes: Int }
+    /// From the replica loop: send what is queued, then close without a reset.
+    struct CloseGracefully: Sendable {}
 
     private let shell: ReplicaShell
+    private let limits: ClientConnectionLimits
     private var decoder: FrameDecoder
     private var buffered: ByteBuffer?
     private var connectionId: ConnectionID = 0
+    /// No more frames are decoded (after a four-letter word, a bad frame, or a close).
     private var stopped = false
+    private var closing = false
+    private var pausedByReplica = false
+    private var bytesInTransit = 0
+    /// NIO asked for a read while reading was held back.
+    private var readHeld = false
+    private var lingerTimer: Scheduled<Void>?
 
-    init(shell: ReplicaShell, frameBytesMax: Int) {
+    init(shell: ReplicaShell, limits: ClientConnectionLimits) {
         self.shell = shell
-        self.decoder = FrameDecoder(frameBytesMax: frameBytesMax)
+        self.limits = limits
+        self.decoder = FrameDecoder(frameBytesMax: limits.frameBytesMax)
     }
+
+    private var mayRead: Bool { closing || (!pausedByReplica && bytesInTransit < limits.inTransitBytesMax) }
 
     func channelActive(context: ChannelHandlerContext) {
         connectionId = shell.allocateConnectionId()
@@ -27,12 +63,27 @@ final class ClientConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         stopped = true
+        lingerTimer?.cancel()
         shell.closed(connectionId)
         context.fireChannelInactive()
     }
 
+    func read(context: ChannelHandlerContext) {
+        if mayRead {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    private func readIfAllowed(context: ChannelHandlerContext) {
+        guard readHeld, mayRead else { return }
+        readHeld = false
+        context.read()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !stopped else { return }
+        guard !stopped else { return }  // closing: what the client still sends is discarded
         var incoming = unwrapInboundIn(data)
         if buffered == nil || buffered!.readableBytes == 0 {
             buffered = incoming
@@ -40,6 +91,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
             buffered!.writeBuffer(&incoming)
         }
         var outputs: [FrameDecoder.Output] = []
+        let start = buffered!.readerIndex
+        var failed = false
         do {
             while let output = try decoder.next(from: &buffered!) {
                 outputs.append(output)
@@ -50,13 +103,47 @@ final class ClientConnectionHandler: ChannelInboundHandler {
                 }
             }
         } catch {
-            stopped = true
-            if !outputs.isEmpty { shell.received(connectionId, outputs) }
-            context.close(promise: nil)
+            failed = true
+        }
+        let consumed = buffered!.readerIndex - start
+        if buffered!.readableBytes == 0 { buffered = nil } else { buffered!.discardReadBytes() }
+        if !outputs.isEmpty {
+            bytesInTransit += consumed
+            shell.received(connectionId, outputs, bytes: consumed)
+        }
+        if failed { closeGracefully(context: context) }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        switch event {
+        case let reading as Reading:
+            pausedByReplica = !reading.enabled
+            readIfAllowed(context: context)
+        case let taken as BytesTaken:
+            bytesInTransit = max(0, bytesInTransit - taken.bytes)
+            readIfAllowed(context: context)
+        case is CloseGracefully:
+            closeGracefully(context: context)
+        default:
+            context.triggerUserOutboundEvent(event, promise: promise)
             return
         }
-        if buffered!.readableBytes == 0 { buffered = nil } else { buffered!.discardReadBytes() }
-        if !outputs.isEmpty { shell.received(connectionId, outputs) }
+        promise?.succeed(())
+    }
+
+    /// FIN once what is queued is written, then read and discard until the client hangs up
+    /// (NIO then closes the channel) or the linger time passes.
+    private func closeGracefully(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        stopped = true
+        closing = true
+        buffered = nil
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        lingerTimer = context.eventLoop.scheduleTask(in: .milliseconds(limits.closeLingerMs)) {
+            channel.close(promise: nil)
+        }
+        readIfAllowed(context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

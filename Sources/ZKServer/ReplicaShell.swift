@@ -26,7 +26,13 @@ final class ReplicaShell: @unchecked Sendable {
         self.logger = logger
     }
 
-    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    /// Both clocks: elapsed time is the monotonic clock (an NTP step does not move it), wall
+    /// time only stamps txns.
+    static func now() -> ReplicaTime {
+        ReplicaTime(
+            elapsedMs: Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000),
+            wallMs: Int64(Date().timeIntervalSince1970 * 1000))
+    }
 
     func allocateConnectionId() -> ConnectionID {
         nextConnectionId.withLockedValue { value in
@@ -40,20 +46,22 @@ final class ReplicaShell: @unchecked Sendable {
     func opened(_ id: ConnectionID, channel: Channel, address: String, port: Int) {
         eventLoop.execute {
             self.channels[id] = channel
-            self.run(self.replica.connectionOpened(id, address: address, port: port, now: Self.nowMs()))
+            self.run(self.replica.connectionOpened(id, address: address, port: port, now: Self.now()))
         }
     }
 
     func closed(_ id: ConnectionID) {
         eventLoop.execute {
             self.channels[id] = nil
-            self.run(self.replica.connectionClosed(id, now: Self.nowMs()))
+            self.run(self.replica.connectionClosed(id, now: Self.now()))
         }
     }
 
-    func received(_ id: ConnectionID, _ outputs: [FrameDecoder.Output]) {
+    /// Frames from one read of the connection; `bytes` of its socket's data, which the
+    /// connection's handler counts as in transit until this loop took them.
+    func received(_ id: ConnectionID, _ outputs: [FrameDecoder.Output], bytes: Int) {
         eventLoop.execute {
-            let now = Self.nowMs()
+            let now = Self.now()
             var actions: [ReplicaAction] = []
             for output in outputs {
                 switch output {
@@ -66,51 +74,81 @@ final class ReplicaShell: @unchecked Sendable {
                 }
             }
             self.run(actions)
+            self.channels[id]?.triggerUserOutboundEvent(ClientConnectionHandler.BytesTaken(bytes: bytes), promise: nil)
+        }
+    }
+
+    /// From a connection's loop: its socket took `bytes` of reply frames.
+    func written(_ id: ConnectionID, bytes: Int) {
+        eventLoop.execute {
+            self.run(self.replica.repliesWritten(id, bytes: bytes, now: Self.now()))
         }
     }
 
     func tick() {
-        run(replica.tick(now: Self.nowMs()))
+        run(replica.tick(now: Self.now()))
     }
 
     /// From the log's thread: every txn up to `zxid` is durable.
     func logPersisted(upTo zxid: Zxid) {
-        eventLoop.execute { self.run(self.replica.logPersisted(upTo: zxid, now: Self.nowMs())) }
+        eventLoop.execute { self.run(self.replica.logPersisted(upTo: zxid, now: Self.now())) }
     }
 
     /// From the log's thread: the log stopped after an I/O error.
     func logFailed() {
-        eventLoop.execute { self.run(self.replica.logFailed(now: Self.nowMs())) }
+        eventLoop.execute { self.run(self.replica.logFailed(now: Self.now())) }
     }
 
     // MARK: - Carrying out actions (on eventLoop)
 
+    /// What one batch of actions sends on one connection: the bytes, and how many of them
+    /// are reply frames the replica counts as unsent until the socket takes them.
+    private struct Outgoing {
+        var id: ConnectionID
+        var bytes = ByteBuffer()
+        var frameBytes = 0
+    }
+
     private func run(_ actions: [ReplicaAction]) {
         guard !actions.isEmpty else { return }
-        var outgoing: [ConnectionID: ByteBuffer] = [:]
-        var order: [ConnectionID] = []
+        // Written in the order the batch first touched each connection.
+        var outgoing: [Outgoing] = []
+        var indexOf: [ConnectionID: Int] = [:]
         var txns: [Txn] = []
-        func buffer(_ id: ConnectionID, _ write: (inout ByteBuffer) -> Void) {
-            if outgoing[id] == nil {
-                outgoing[id] = ByteBuffer()
-                order.append(id)
-            }
-            write(&outgoing[id]!)
+        func buffer(_ id: ConnectionID) -> Int {
+            if let index = indexOf[id] { return index }
+            outgoing.append(Outgoing(id: id))
+            indexOf[id] = outgoing.count - 1
+            return outgoing.count - 1
         }
         for action in actions {
             switch action {
             case .sendConnectResponse(let id, let response):
-                buffer(id) { FrameEncoder.connectResponse(response, into: &$0) }
+                let index = buffer(id)
+                FrameEncoder.connectResponse(response, into: &outgoing[index].bytes)
+                outgoing[index].frameBytes += action.frameBytes ?? 0
             case .sendReply(let id, let header, let response):
-                buffer(id) { FrameEncoder.reply(header, response, into: &$0) }
+                let index = buffer(id)
+                FrameEncoder.reply(header, response, into: &outgoing[index].bytes)
+                outgoing[index].frameBytes += action.frameBytes ?? 0
             case .sendNotification(let id, let event, let zxid):
-                buffer(id) { FrameEncoder.notification(event, zxid: zxid, into: &$0) }
+                let index = buffer(id)
+                FrameEncoder.notification(event, zxid: zxid, into: &outgoing[index].bytes)
+                outgoing[index].frameBytes += action.frameBytes ?? 0
             case .sendText(let id, let text):
-                buffer(id) { $0.writeString(text) }
+                outgoing[buffer(id)].bytes.writeString(text)
             case .closeConnection(let id):
-                let pending = outgoing.removeValue(forKey: id)
-                order.removeAll { $0 == id }
+                var pending: Outgoing?
+                if let index = indexOf.removeValue(forKey: id) {
+                    pending = outgoing[index]
+                    outgoing[index] = Outgoing(id: id)
+                }
                 closeChannel(id, after: pending)
+            case .setReading(let id, let enabled):
+                channels[id]?.triggerUserOutboundEvent(ClientConnectionHandler.Reading(enabled: enabled), promise: nil)
+            case .notice(let id, let text):
+                let client = channels[id]?.remoteAddress.map { "\($0)" } ?? "connection \(id)"
+                logger.warning("\(text)", metadata: ["client": "\(client)"])
             case .appendLog(let txn):
                 txns.append(txn)
             case .peer(let work):
@@ -118,9 +156,7 @@ final class ReplicaShell: @unchecked Sendable {
                 preconditionFailure("standalone replica asked for ensemble work: \(work)")
             }
         }
-        for id in order {
-            if let bytes = outgoing[id], let channel = channels[id] { channel.writeAndFlush(bytes, promise: nil) }
-        }
+        for item in outgoing where item.bytes.readableBytes > 0 { write(item) }
         if !txns.isEmpty {
             txnLog.append(txns)
             if let snapshots, snapshots.txnsLogged(txns.count) {
@@ -130,12 +166,20 @@ final class ReplicaShell: @unchecked Sendable {
         }
     }
 
-    private func closeChannel(_ id: ConnectionID, after pending: ByteBuffer?) {
+    /// Writes one connection's bytes; once its socket took them, the replica hears how many
+    /// reply bytes left (a client that stops reading never lets that happen).
+    private func write(_ item: Outgoing) {
+        guard let channel = channels[item.id] else { return }
+        guard item.frameBytes > 0 else { return channel.writeAndFlush(item.bytes, promise: nil) }
+        let id = item.id, frameBytes = item.frameBytes
+        channel.writeAndFlush(item.bytes).whenSuccess { [self] in written(id, bytes: frameBytes) }
+    }
+
+    /// Sends what is pending, then closes without a reset: the handler half-closes and
+    /// discards what the client still sends until it hangs up or the linger time passes.
+    private func closeChannel(_ id: ConnectionID, after pending: Outgoing?) {
         guard let channel = channels.removeValue(forKey: id) else { return }
-        if let pending {
-            channel.writeAndFlush(pending).whenComplete { _ in channel.close(promise: nil) }
-        } else {
-            channel.close(promise: nil)
-        }
+        if let pending { channel.writeAndFlush(pending.bytes, promise: nil) }
+        channel.triggerUserOutboundEvent(ClientConnectionHandler.CloseGracefully(), promise: nil)
     }
 }

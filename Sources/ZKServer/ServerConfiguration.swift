@@ -40,6 +40,18 @@ public struct ServerConfiguration: Sendable {
     public var purgeIntervalHours = 0
     /// `snapshot.trust.empty`: replay logs that have no snapshot from an empty tree.
     public var trustEmptySnapshot = false
+    /// `clientPortListenBacklog`: the listen backlog of the client port (−1: 1024).
+    public var clientPortListenBacklog = -1
+    /// Limits on what one client can make the server hold (see the README's table).
+    public var globalOutstandingLimit = 1000
+    public var connectionRequestsInFlightMax = 1000
+    public var connectionUnsentBytesPause = 1 << 20
+    public var connectionUnsentBytesClose = 64 << 20
+    public var connectionAuthIdsMax = 64
+    public var connectionInTransitBytesMax = 64 * 1024
+    public var connectionCloseLingerMs: Int64 = 2000
+    /// `zookeeper.nio.sessionlessCnxnTimeout`: the handshake deadline.
+    public var sessionlessConnectionTimeoutMs: Int64 = 10000
     /// Keys seen that SwiftKeeper does not know; logged as warnings.
     public var unknownKeys: [String] = []
 
@@ -49,9 +61,9 @@ public struct ServerConfiguration: Sendable {
     static let acceptedKeys: Set<String> = [
         "initLimit", "syncLimit", "electionAlg", "quorumListenOnAllIPs", "peerType", "syncEnabled",
         "dynamicConfigFile", "standaloneEnabled", "snapSizeLimitInKb", "txnLogSizeLimitInKb", "commitLogCount",
-        "globalOutstandingLimit", "maxCnxns", "admin.enableServer", "admin.serverAddress", "admin.serverPort",
+        "maxCnxns", "admin.enableServer", "admin.serverAddress", "admin.serverPort",
         "admin.commandURL", "admin.idleTimeout", "metricsProvider.className", "metricsProvider.httpPort",
-        "metricsProvider.exportJvmInfo", "clientPortListenBacklog", "secureClientPort", "secureClientPortAddress",
+        "metricsProvider.exportJvmInfo", "secureClientPort", "secureClientPortAddress",
         "digest.enabled", "localSessionsEnabled", "localSessionsUpgradingEnabled", "leaderServes", "cnxTimeout",
         "connectToLearnerMasterLimit", "serializeLastProcessedZxid.enabled",
         "closeSessionTxn.enabled", "enforceQuota", "audit.enable", "serverCnxnFactory",
@@ -65,8 +77,11 @@ public struct ServerConfiguration: Sendable {
     /// Parses the text of a `zoo.cfg`. Invalid values throw an error naming the key.
     public static func parse(_ text: String) throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
-        for (rawKey, value) in PropertiesFile.parse(text) {
-            let key = rawKey.hasPrefix("zookeeper.") ? String(rawKey.dropFirst("zookeeper.".count)) : rawKey
+        for (rawKey, rawValue) in PropertiesFile.parse(text) {
+            // ZooKeeper trims both after Java's parsing (`QuorumPeerConfig.parseProperties`).
+            let trimmedKey = rawKey.trimmingCharacters(in: .whitespaces)
+            let value = rawValue.trimmingCharacters(in: .whitespaces)
+            let key = trimmedKey.hasPrefix("zookeeper.") ? String(trimmedKey.dropFirst("zookeeper.".count)) : trimmedKey
             try configuration.apply(key: key, value: value)
         }
         try configuration.validate()
@@ -102,6 +117,15 @@ public struct ServerConfiguration: Sendable {
         case "autopurge.snapRetainCount": snapRetainCount = max(3, try Self.integer(key, value, minimum: 0))
         case "autopurge.purgeInterval": purgeIntervalHours = try Self.integer(key, value, minimum: 0)
         case "snapshot.trust.empty": trustEmptySnapshot = try Self.boolean(key, value)
+        case "clientPortListenBacklog": clientPortListenBacklog = try Self.integer(key, value, minimum: -1, maximum: Int(Int32.max))
+        case "globalOutstandingLimit": globalOutstandingLimit = try Self.integer(key, value, minimum: 1)
+        case "connectionRequestsInFlightMax": connectionRequestsInFlightMax = try Self.integer(key, value, minimum: 1)
+        case "connectionUnsentBytesPause": connectionUnsentBytesPause = try Self.integer(key, value, minimum: 1)
+        case "connectionUnsentBytesClose": connectionUnsentBytesClose = try Self.integer(key, value, minimum: 1)
+        case "connectionAuthIdsMax": connectionAuthIdsMax = try Self.integer(key, value, minimum: 1)
+        case "connectionInTransitBytesMax": connectionInTransitBytesMax = try Self.integer(key, value, minimum: 1)
+        case "connectionCloseLingerMs": connectionCloseLingerMs = Int64(try Self.integer(key, value, minimum: 0))
+        case "nio.sessionlessCnxnTimeout": sessionlessConnectionTimeoutMs = Int64(try Self.integer(key, value, minimum: 1))
         default:
             if key.hasPrefix("server.") || key.hasPrefix("group.") || key.hasPrefix("weight.") {
                 throw ConfigurationError(description: "\(key): ensembles are not supported yet; run without server.N lines")
@@ -114,6 +138,9 @@ public struct ServerConfiguration: Sendable {
         let minimum = effectiveMinSessionTimeoutMs, maximum = effectiveMaxSessionTimeoutMs
         if minimum > maximum {
             throw ConfigurationError(description: "minSessionTimeout: \(minimum) must not be larger than maxSessionTimeout \(maximum)")
+        }
+        if connectionUnsentBytesClose <= connectionUnsentBytesPause + juteMaxBuffer {
+            throw ConfigurationError(description: "connectionUnsentBytesClose: \(connectionUnsentBytesClose) must exceed connectionUnsentBytesPause plus jute.maxbuffer (\(connectionUnsentBytesPause + juteMaxBuffer)), or a client that reads would be closed")
         }
     }
 
@@ -157,6 +184,12 @@ public struct ServerConfiguration: Sendable {
         replica.containerCheckIntervalMs = containerCheckIntervalMs
         replica.containerMaxPerMinute = containerMaxPerMinute
         replica.containerMaxNeverUsedIntervalMs = containerMaxNeverUsedIntervalMs
+        replica.sessionlessConnectionTimeoutMs = sessionlessConnectionTimeoutMs
+        replica.globalOutstandingLimit = globalOutstandingLimit
+        replica.connectionRequestsInFlightMax = connectionRequestsInFlightMax
+        replica.connectionUnsentBytesPause = connectionUnsentBytesPause
+        replica.connectionUnsentBytesClose = connectionUnsentBytesClose
+        replica.connectionAuthIdsMax = connectionAuthIdsMax
         replica.environment = environment
         let dataPath = (dataDir as NSString).appendingPathComponent("version-2")
         let logPath = ((dataLogDir ?? dataDir) as NSString).appendingPathComponent("version-2")
@@ -164,36 +197,18 @@ public struct ServerConfiguration: Sendable {
             ("clientPort", "\(clientPort)"), ("secureClientPort", "-1"), ("dataDir", dataPath), ("dataDirSize", "0"),
             ("dataLogDir", logPath), ("dataLogSize", "0"), ("tickTime", "\(tickTimeMs)"),
             ("maxClientCnxns", "\(maxClientCnxns)"), ("minSessionTimeout", "\(effectiveMinSessionTimeoutMs)"),
-            ("maxSessionTimeout", "\(effectiveMaxSessionTimeoutMs)"), ("clientPortListenBacklog", "-1"), ("serverId", "0"),
+            ("maxSessionTimeout", "\(effectiveMaxSessionTimeoutMs)"), ("clientPortListenBacklog", "\(clientPortListenBacklog)"),
+            ("serverId", "0"),
         ]
         return replica
     }
-}
 
-/// Java `.properties` parsing: `key=value` or `key: value`, `#`/`!` comments, trailing `\` continues a line.
-enum PropertiesFile {
-    static func parse(_ text: String) -> [(String, String)] {
-        var result: [(String, String)] = []
-        var logical = ""
-        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r" }) {
-            var line = String(rawLine)
-            if logical.isEmpty { line = line.trimmingCharacters(in: .whitespaces) }
-            else { line = String(line.drop(while: { $0 == " " || $0 == "\t" })) }
-            if logical.isEmpty && (line.isEmpty || line.hasPrefix("#") || line.hasPrefix("!")) { continue }
-            if line.hasSuffix("\\") {
-                logical += line.dropLast()
-                continue
-            }
-            logical += line
-            if let separator = logical.firstIndex(where: { $0 == "=" || $0 == ":" }) {
-                let key = logical[..<separator].trimmingCharacters(in: .whitespaces)
-                let value = logical[logical.index(after: separator)...].trimmingCharacters(in: .whitespaces)
-                result.append((key, value))
-            } else {
-                result.append((logical.trimmingCharacters(in: .whitespaces), ""))
-            }
-            logical = ""
-        }
-        return result
+    /// The listen backlog in effect.
+    var effectiveListenBacklog: Int { clientPortListenBacklog > 0 ? clientPortListenBacklog : 1024 }
+
+    /// What each client connection's handler enforces.
+    var connectionLimits: ClientConnectionLimits {
+        ClientConnectionLimits(
+            frameBytesMax: juteMaxBuffer, inTransitBytesMax: connectionInTransitBytesMax, closeLingerMs: connectionCloseLingerMs)
     }
 }

@@ -27,6 +27,7 @@ public final class StandaloneServer: Sendable {
         for key in configuration.unknownKeys {
             logger.warning("unknown configuration key ignored", metadata: ["key": "\(key)"])
         }
+        FileDescriptorLimit.raiseToHardLimit(logger: logger)
         let directory = DataDirectory(dataDir: configuration.dataDir, dataLogDir: configuration.dataLogDir)
         let state = try recover(directory)
         let snapshots = SnapshotScheduler(directory: directory, snapCount: configuration.snapCount, logger: logger)
@@ -35,10 +36,10 @@ public final class StandaloneServer: Sendable {
             snapshots.start(tree: state.tree, sessions: state.sessions)
         }
         let replicaLoop = group.next()
+        let now = ReplicaShell.now()
         let replica = Replica(
             configuration: configuration.replicaConfiguration(environment: Self.environment(configuration)),
-            now: ReplicaShell.nowMs(), monotonicMs: Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000),
-            tree: state.tree, sessionTimeouts: state.sessions)
+            now: now, monotonicMs: now.elapsedMs, tree: state.tree, sessionTimeouts: state.sessions)
         let shell = ReplicaShell(replica: replica, eventLoop: replicaLoop, logger: logger)
         let txnLog = FileTxnLog(
             configuration: FileTxnLogConfiguration(
@@ -105,14 +106,14 @@ public final class StandaloneServer: Sendable {
     static let txnExtraBytes = 1024
 
     func bind(_ shell: ReplicaShell) throws -> Channel {
-        let frameBytesMax = configuration.juteMaxBuffer
+        let limits = configuration.connectionLimits
         let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.backlog, value: Int32(clamping: configuration.effectiveListenBacklog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(shell: shell, frameBytesMax: frameBytesMax))
+                    try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(shell: shell, limits: limits))
                 }
             }
         return try bootstrap.bind(host: configuration.clientPortAddress, port: configuration.clientPort).wait()

@@ -24,11 +24,11 @@ struct SimulatedNode {
     var tree: DataTree { replica.tree }
     var sessions: Set<SessionID> { Set(replica.sessions.sessions.keys) }
 
-    init(id: ServerID, replicaConfiguration: ReplicaConfiguration, peerConfiguration: PeerConfiguration, now: Int64) {
+    init(id: ServerID, replicaConfiguration: ReplicaConfiguration, peerConfiguration: PeerConfiguration, now: ReplicaTime) {
         self.id = id
         replica = Replica(
             configuration: replicaConfiguration, peerConfiguration: peerConfiguration, durable: PeerDurableState(),
-            tree: DataTree(), sessionTimeouts: [:], now: now, monotonicMs: now)
+            tree: DataTree(), sessionTimeouts: [:], now: now, monotonicMs: now.elapsedMs)
         replica.appliedRecord = []
     }
 
@@ -44,11 +44,11 @@ struct SimulatedNode {
     /// cut off.
     /// Returns whether recovery cut a torn tail.
     @discardableResult
-    mutating func restart(replicaConfiguration: ReplicaConfiguration, peerConfiguration: PeerConfiguration, now: Int64) throws -> Bool {
+    mutating func restart(replicaConfiguration: ReplicaConfiguration, peerConfiguration: PeerConfiguration, now: ReplicaTime) throws -> Bool {
         let (state, durable) = try disk.recover()
         replica = Replica(
             configuration: replicaConfiguration, peerConfiguration: peerConfiguration, durable: durable,
-            tree: state.tree, sessionTimeouts: state.sessions, now: now, monotonicMs: now)
+            tree: state.tree, sessionTimeouts: state.sessions, now: now, monotonicMs: now.elapsedMs)
         replica.appliedRecord = []
         up = true
         return state.tornTail != nil

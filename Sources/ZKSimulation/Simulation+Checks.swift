@@ -97,7 +97,7 @@ extension Simulation {
         }
         // The leader's housekeeping ran: emptied containers are gone, and TTL nodes idle for
         // their TTL by the leader's clock (clocks differ between members, as ZooKeeper's do).
-        let leaderClock = members.first { nodes[$0]!.peer.state == .leading }.map(clock) ?? 0
+        let leaderClock = members.first { nodes[$0]!.peer.state == .leading }.map { clock($0).wallMs } ?? 0
         let leftover = finalTree.nodes.keys.sorted().first { path in
             guard let node = finalTree.node(path) else { return false }
             return path.hasPrefix("/c") || (path.hasPrefix("/t") && leaderClock - node.mtime > 300 + 2 * 1_000)

@@ -112,8 +112,14 @@ extension Simulation {
     /// appends onto the disk (one fsync for the batch), client replies to the clients.
     mutating func carryOut(_ actions: [ReplicaAction], at id: ServerID) {
         var appended: [Txn] = []
+        // The simulated sockets take every reply at once: the bytes are reported written
+        // after the batch (backpressure is exercised by the replica's unit tests).
+        var written: [(ConnectionID, Int)] = []
         for action in actions {
             guard violation == nil else { return }
+            if let connection = action.connectionId, let bytes = action.frameBytes {
+                if written.last?.0 == connection { written[written.count - 1].1 += bytes } else { written.append((connection, bytes)) }
+            }
             switch action {
             case .appendLog(let txn):
                 appended.append(txn)
@@ -128,7 +134,14 @@ extension Simulation {
             case .closeConnection(let connection):
                 clientDisconnected(connection, by: id)
                 _ = nodes[id]!.replica.connectionClosed(connection, now: clock(id))
+            case .setReading:
+                break
+            case .notice(let connection, let text):
+                trace.add("\(now) node \(id) connection \(connection): \(text)")
             }
+        }
+        for (connection, bytes) in written where violation == nil {
+            carryOut(nodes[id]!.replica.repliesWritten(connection, bytes: bytes, now: clock(id)), at: id)
         }
         if let last = appended.last {
             let (file, length) = nodes[id]!.disk.append(appended)
@@ -199,9 +212,13 @@ extension Simulation {
     }
 
     /// A node's own clock: offset and running a little fast or slow, as real clocks do.
-    func clock(_ id: ServerID) -> Int64 {
+    /// The member's two clocks: its wall clock (skewed by `clockOffsetMs`) and a monotonic
+    /// clock from an origin of its own, far from the wall clock's, so that code mixing the
+    /// two breaks here. Both run at the member's rate.
+    func clock(_ id: ServerID) -> ReplicaTime {
         let node = nodes[id]!
-        return node.clockOffsetMs + now * node.clockRatePerMille / 1000
+        let elapsed = now * node.clockRatePerMille / 1000
+        return ReplicaTime(elapsedMs: Int64(id) * 1_000_000_000 + elapsed, wallMs: node.clockOffsetMs + elapsed)
     }
 
     /// The liveness phase: the network heals and every member comes back, except a

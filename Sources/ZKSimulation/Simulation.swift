@@ -154,8 +154,10 @@ public struct Simulation {
         quorum = QuorumConfiguration(voters: voters, observers: observers)
         for id in quorum.members.sorted() {
             let offset = Int64.random(in: 0...100_000, using: &random)
+            // The same two clocks `clock(id)` reads, at time 0.
+            let start = ReplicaTime(elapsedMs: Int64(id) * 1_000_000_000, wallMs: offset)
             nodes[id] = SimulatedNode(
-                id: id, replicaConfiguration: replicaConfiguration(for: id), peerConfiguration: configuration(for: id), now: offset)
+                id: id, replicaConfiguration: replicaConfiguration(for: id), peerConfiguration: configuration(for: id), now: start)
             nodes[id]!.clockOffsetMs = offset
             nodes[id]!.clockRatePerMille = Int64.random(in: 950...1050, using: &random)
             queue.push(.tick(id), at: Int64.random(in: 0..<50, using: &random))

@@ -60,7 +60,10 @@ public struct JuteReader {
     public mutating func readVector<T>(_ element: (inout JuteReader) throws -> T) throws -> [T]? {
         let count = try readInt()
         if count == -1 { return nil }
-        guard count >= 0, count <= lengthMax else { throw JuteError.unreasonableLength(count) }
+        // Java's jute reads any other negative count as an empty vector (its index loop
+        // never starts), so a create with ACL count −5 fails with INVALIDACL, not a decode error.
+        if count < 0 { return [] }
+        guard count <= lengthMax else { throw JuteError.unreasonableLength(count) }
         var result: [T] = []
         result.reserveCapacity(min(Int(count), 1024))
         for _ in 0..<count { result.append(try element(&self)) }

@@ -122,42 +122,56 @@ public enum Response: Hashable, Sendable {
     }
 }
 
-/// Encodes whole frames (length prefix included) for the client connection.
+/// Encodes whole frames (length prefix included) for the client connection, appended to the
+/// buffer in place: the buffer is never copied, however much is already queued in it.
 public enum FrameEncoder {
     /// A reply; the body is written only when `header.err` is 0, as ZooKeeper does.
-    public static func reply(_ header: ReplyHeader, _ response: Response, into buffer: inout ByteBuffer) {
-        let lengthIndex = buffer.writerIndex
-        buffer.writeInteger(Int32(0))
-        var writer = JuteWriter(buffer)
-        writer.writeInt(header.xid)
-        writer.writeLong(header.zxid)
-        writer.writeInt(header.err)
-        if header.err == 0 { response.encode(into: &writer) }
-        buffer = writer.buffer
-        buffer.setInteger(Int32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+    @discardableResult
+    public static func reply(_ header: ReplyHeader, _ response: Response, into buffer: inout ByteBuffer) -> Bool {
+        writeFrame(into: &buffer) { writer in
+            writer.writeInt(header.xid)
+            writer.writeLong(header.zxid)
+            writer.writeInt(header.err)
+            if header.err == 0 { response.encode(into: &writer) }
+        }
     }
 
     /// A watch notification: xid −1, then `WatcherEvent{type, state, path}`.
-    public static func notification(_ event: WatchedEvent, zxid: Zxid, into buffer: inout ByteBuffer) {
-        let lengthIndex = buffer.writerIndex
-        buffer.writeInteger(Int32(0))
-        var writer = JuteWriter(buffer)
-        writer.writeInt(ReservedXid.notification)
-        writer.writeLong(zxid)
-        writer.writeInt(0)
-        writer.writeInt(event.type.rawValue)
-        writer.writeInt(event.state.rawValue)
-        writer.writeString(event.path)
-        buffer = writer.buffer
-        buffer.setInteger(Int32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+    @discardableResult
+    public static func notification(_ event: WatchedEvent, zxid: Zxid, into buffer: inout ByteBuffer) -> Bool {
+        writeFrame(into: &buffer) { writer in
+            writer.writeInt(ReservedXid.notification)
+            writer.writeLong(zxid)
+            writer.writeInt(0)
+            writer.writeInt(event.type.rawValue)
+            writer.writeInt(event.state.rawValue)
+            writer.writeString(event.path)
+        }
     }
 
-    public static func connectResponse(_ response: ConnectResponse, into buffer: inout ByteBuffer) {
-        let lengthIndex = buffer.writerIndex
-        buffer.writeInteger(Int32(0))
-        var writer = JuteWriter(buffer)
-        response.encode(into: &writer)
-        buffer = writer.buffer
-        buffer.setInteger(Int32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+    @discardableResult
+    public static func connectResponse(_ response: ConnectResponse, into buffer: inout ByteBuffer) -> Bool {
+        writeFrame(into: &buffer) { response.encode(into: &$0) }
+    }
+
+    /// Writes a length prefix and `body` at the end of `buffer`. The writer borrows the
+    /// buffer's storage while it writes (a `JuteWriter` made from a copy would share the
+    /// storage and copy everything queued on its first write). A frame whose length does not
+    /// fit the prefix is taken back and false returned: the replica never builds one (it
+    /// refuses replies larger than `jute.maxbuffer`), and the encoder never traps.
+    static func writeFrame(into buffer: inout ByteBuffer, _ body: (inout JuteWriter) -> Void) -> Bool {
+        var writer = JuteWriter(ByteBuffer())
+        swap(&writer.buffer, &buffer)
+        defer { swap(&writer.buffer, &buffer) }
+        let lengthIndex = writer.buffer.writerIndex
+        writer.writeInt(0)
+        body(&writer)
+        let length = writer.buffer.writerIndex - lengthIndex - EncodedSize.framePrefix
+        guard let prefix = Int32(exactly: length) else {
+            writer.buffer.moveWriterIndex(to: lengthIndex)
+            return false
+        }
+        writer.buffer.setInteger(prefix, at: lengthIndex)
+        return true
     }
 }

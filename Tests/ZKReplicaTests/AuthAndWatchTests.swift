@@ -182,7 +182,7 @@ import ZKWire
         h.connect(1)
         h.connect(2)
         h.send(2, Req.exists(1, "/n", watch: true))
-        _ = h.replica.connectionClosed(2, now: h.now)
+        _ = h.replica.connectionClosed(2, now: h.time)
         #expect(h.sendAndPersist(1, Req.create(1, "/n")).notifications(to: 2).isEmpty)
     }
 
@@ -242,17 +242,17 @@ import ZKWire
         var h = ReplicaHarness()
         h.open(1)
         #expect(
-            h.replica.fourLetterWordReceived(1, word: "ruok", now: h.now) == [
+            h.replica.fourLetterWordReceived(1, word: "ruok", now: h.time) == [
                 .sendText(1, "ruok is not executed because it is not in the whitelist.\n"), .closeConnection(1),
             ])
         h.open(2)
-        #expect(h.replica.fourLetterWordReceived(2, word: "mntr", now: h.now).first == .sendText(2, "mntr is not executed because it is not in the whitelist.\n"))
+        #expect(h.replica.fourLetterWordReceived(2, word: "mntr", now: h.time).first == .sendText(2, "mntr is not executed because it is not in the whitelist.\n"))
     }
 
     @Test func srvr_isAlwaysAllowed() {
         var h = ReplicaHarness { $0.fourLetterWordWhitelist = [] }
         h.open(1)
-        let actions = h.replica.fourLetterWordReceived(1, word: "srvr", now: h.now)
+        let actions = h.replica.fourLetterWordReceived(1, word: "srvr", now: h.time)
         guard case .sendText(1, let text)? = actions.first else {
             Issue.record("no text: \(actions)")
             return
@@ -266,11 +266,11 @@ import ZKWire
     @Test func whitelisted_runsTheCommand() {
         var h = ReplicaHarness { $0.fourLetterWordWhitelist = ["ruok", "srvr"] }
         h.open(1)
-        #expect(h.replica.fourLetterWordReceived(1, word: "ruok", now: h.now) == [.sendText(1, "imok"), .closeConnection(1)])
+        #expect(h.replica.fourLetterWordReceived(1, word: "ruok", now: h.time) == [.sendText(1, "imok"), .closeConnection(1)])
         var all = ReplicaHarness { $0.fourLetterWordWhitelist = ["*"] }
         all.open(1)
-        #expect(all.replica.fourLetterWordReceived(1, word: "ruok", now: all.now).first == .sendText(1, "imok"))
+        #expect(all.replica.fourLetterWordReceived(1, word: "ruok", now: all.time).first == .sendText(1, "imok"))
         all.open(2)
-        #expect(all.replica.fourLetterWordReceived(2, word: "isro", now: all.now).first == .sendText(2, "rw"))
+        #expect(all.replica.fourLetterWordReceived(2, word: "isro", now: all.time).first == .sendText(2, "rw"))
     }
 }

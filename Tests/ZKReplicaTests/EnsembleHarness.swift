@@ -39,6 +39,8 @@ struct EnsembleHarness {
     static let ids: [ServerID] = [1, 2, 3]
     var members: [ServerID: Member] = [:]
     var now: Int64 = 1_000_000
+    /// Both clocks read `now` here.
+    var time: ReplicaTime { ReplicaTime(now) }
     /// Messages between members, in the order they were sent.
     var network: [(from: ServerID, to: ServerID, message: PeerMessage)] = []
     /// Member pairs (both directions) whose messages are lost.
@@ -64,7 +66,7 @@ struct EnsembleHarness {
             peerConfiguration.tickTimeMs = 200
             let replica = Replica(
                 configuration: configuration, peerConfiguration: peerConfiguration, durable: PeerDurableState(),
-                tree: DataTree(), sessionTimeouts: [:], now: now, monotonicMs: now)
+                tree: DataTree(), sessionTimeouts: [:], now: time, monotonicMs: now)
             members[id] = Member(replica: replica)
         }
     }
@@ -84,7 +86,10 @@ struct EnsembleHarness {
     /// durable once the batch is done.
     mutating func handle(_ id: ServerID, _ actions: [ReplicaAction]) {
         var logged = false
+        // Sockets that take every reply at once: the bytes are reported after the batch.
+        var written: [(ConnectionID, Int)] = []
         for action in actions {
+            if let connection = action.connectionId, let bytes = action.frameBytes { written.append((connection, bytes)) }
             switch action {
             case .sendConnectResponse(let connection, _), .sendReply(let connection, _, _),
                 .sendNotification(let connection, _, _), .sendText(let connection, _):
@@ -93,7 +98,9 @@ struct EnsembleHarness {
             case .closeConnection(let connection):
                 received[connection, default: []].append(action)
                 // The channel goes inactive and the shell reports it.
-                handle(id, members[id]!.replica.connectionClosed(connection, now: now))
+                handle(id, members[id]!.replica.connectionClosed(connection, now: time))
+            case .setReading, .notice:
+                break
             case .appendLog(let txn):
                 members[id]!.log.append(txn)
                 logged = true
@@ -109,7 +116,7 @@ struct EnsembleHarness {
                     members[id]!.log.removeAll { $0.zxid > zxid }
                     let (tree, sessions) = members[id]!.recoveredState()
                     #expect(tree.lastProcessedZxid <= zxid)
-                    handle(id, members[id]!.replica.stateReloaded(tree: tree, sessionTimeouts: sessions, now: now))
+                    handle(id, members[id]!.replica.stateReloaded(tree: tree, sessionTimeouts: sessions, now: time))
                 case .installSnapshot(_, let snapshot):
                     members[id]!.baseTree = snapshot.tree
                     members[id]!.baseSessions = snapshot.sessions
@@ -119,8 +126,11 @@ struct EnsembleHarness {
                 }
             }
         }
+        for (connection, bytes) in written {
+            handle(id, members[id]!.replica.repliesWritten(connection, bytes: bytes, now: time))
+        }
         if logged, let last = members[id]!.log.last {
-            handle(id, members[id]!.replica.logPersisted(upTo: last.zxid, now: now))
+            handle(id, members[id]!.replica.logPersisted(upTo: last.zxid, now: time))
         }
     }
 
@@ -128,8 +138,8 @@ struct EnsembleHarness {
     /// (election notifications travel on their own connection) and both sides are told.
     mutating func disconnect(_ a: ServerID, _ b: ServerID) {
         network.removeAll { Set([$0.from, $0.to]) == Set([a, b]) && !$0.message.isNotification }
-        handle(a, members[a]!.replica.peerConnectionLost(b, now: now))
-        handle(b, members[b]!.replica.peerConnectionLost(a, now: now))
+        handle(a, members[a]!.replica.peerConnectionLost(b, now: time))
+        handle(b, members[b]!.replica.peerConnectionLost(a, now: time))
     }
 
     /// Delivers the oldest message not held back; false when none is left.
@@ -140,7 +150,7 @@ struct EnsembleHarness {
         deliveries += 1
         precondition(deliveries < 1_000_000, "the members never fall quiet")
         if blocked.contains([from, to]) { return true }
-        handle(to, members[to]!.replica.peerMessageReceived(message, from: from, now: now))
+        handle(to, members[to]!.replica.peerMessageReceived(message, from: from, now: time))
         return true
     }
 
@@ -162,7 +172,7 @@ struct EnsembleHarness {
     /// the messages that caused are delivered.
     mutating func tick(_ ms: Int64 = 50, delivering: Bool = true) {
         now += ms
-        for id in Self.ids { handle(id, members[id]!.replica.tick(now: now)) }
+        for id in Self.ids { handle(id, members[id]!.replica.tick(now: time)) }
         if delivering { deliver() }
     }
 
@@ -170,7 +180,7 @@ struct EnsembleHarness {
     /// as on a busy event loop); messages are delivered.
     mutating func tick(_ ms: Int64 = 50, only ticking: [ServerID]) {
         now += ms
-        for id in ticking { handle(id, members[id]!.replica.tick(now: now)) }
+        for id in ticking { handle(id, members[id]!.replica.tick(now: time)) }
         deliver()
     }
 
@@ -200,20 +210,20 @@ struct EnsembleHarness {
     mutating func openConnection(_ connection: ConnectionID, at member: ServerID) {
         host[connection] = member
         received[connection] = []
-        handle(member, members[member]!.replica.connectionOpened(connection, address: "10.0.0.\(connection)", port: 40000, now: now))
+        handle(member, members[member]!.replica.connectionOpened(connection, address: "10.0.0.\(connection)", port: 40000, now: time))
     }
 
     /// A frame from a client; what it causes among the members is delivered unless told otherwise.
     mutating func send(_ connection: ConnectionID, _ frame: ByteBuffer, delivering: Bool = true) {
         let member = host[connection]!
-        handle(member, members[member]!.replica.frameReceived(connection, frame, now: now))
+        handle(member, members[member]!.replica.frameReceived(connection, frame, now: time))
         if delivering { deliver() }
     }
 
     /// The client drops its connection.
     mutating func clientCloses(_ connection: ConnectionID) {
         let member = host[connection]!
-        handle(member, members[member]!.replica.connectionClosed(connection, now: now))
+        handle(member, members[member]!.replica.connectionClosed(connection, now: time))
     }
 
     /// Opens `connection` to `member` and runs a handshake (new session unless `sessionId`

@@ -62,7 +62,7 @@ import ZKWire
         h.connect(1)
         h.send(1, Req.create(1, "/a"))
         h.send(1, Req.getData(2, "/a"))
-        _ = h.replica.connectionClosed(1, now: h.now)
+        _ = h.replica.connectionClosed(1, now: h.time)
         let actions = h.persist()
         #expect(actions.timeline(1).isEmpty)
         #expect(h.replica.tree.node("/a") != nil)
@@ -72,7 +72,7 @@ import ZKWire
         var h = ReplicaHarness()
         h.open(1)
         h.send(1, connectFrame())
-        _ = h.replica.connectionClosed(1, now: h.now)
+        _ = h.replica.connectionClosed(1, now: h.time)
         #expect(h.persist().isEmpty)
         #expect(h.replica.sessions.sessions[firstSession] != nil)
         // The client may resume it elsewhere.
@@ -97,7 +97,7 @@ import ZKWire
         h.send(1, Req.getData(2, "/zookeeper", watch: true))
         h.send(1, Req.getChildren(3, "/", watch: true))
         h.open(2)
-        #expect(h.replica.fourLetterWordReceived(2, word: "wchs", now: h.now).first == .sendText(2, "1 connections watching 2 paths\nTotal watches:2\n"))
+        #expect(h.replica.fourLetterWordReceived(2, word: "wchs", now: h.time).first == .sendText(2, "1 connections watching 2 paths\nTotal watches:2\n"))
     }
 
     @Test func mntr_reportsZooKeeperKeys() {
@@ -106,7 +106,7 @@ import ZKWire
         h.sendAndPersist(1, Req.create(1, "/e", flags: 1))
         h.send(1, Req.getChildren(2, "/", watch: true))
         h.open(2)
-        guard case .sendText(2, let text)? = h.replica.fourLetterWordReceived(2, word: "mntr", now: h.now).first else {
+        guard case .sendText(2, let text)? = h.replica.fourLetterWordReceived(2, word: "mntr", now: h.time).first else {
             Issue.record("no mntr text")
             return
         }
@@ -125,7 +125,7 @@ import ZKWire
         h.connect(1)
         h.sendAndPersist(1, Req.create(1, "/a"))
         h.open(2)
-        guard case .sendText(2, let text)? = h.replica.fourLetterWordReceived(2, word: "srvr", now: h.now).first else {
+        guard case .sendText(2, let text)? = h.replica.fourLetterWordReceived(2, word: "srvr", now: h.time).first else {
             Issue.record("no srvr text")
             return
         }

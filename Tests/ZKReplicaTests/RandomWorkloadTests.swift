@@ -79,7 +79,7 @@ import ZKWire
                 let upTo = h.unpersisted[count - 1].zxid
                 h.unpersisted.removeFirst(count)
                 durable = upTo
-                check(h.record(h.replica.logPersisted(upTo: upTo, now: h.now)))
+                check(h.record(h.replica.logPersisted(upTo: upTo, now: h.time)))
             } else {
                 let id = ids[Int.random(in: 0..<ids.count, using: &g)]
                 var client = clients[id]!

@@ -151,6 +151,12 @@ enum Req {
 struct ReplicaHarness {
     var replica: Replica
     var now: Int64 = 1_000_000
+    /// Both clocks read `now` unless a test moves one of them.
+    var wallOffsetMs: Int64 = 0
+    var time: ReplicaTime { ReplicaTime(elapsedMs: now, wallMs: now + wallOffsetMs) }
+    /// The harness's sockets take every reply at once, reporting its bytes written right
+    /// after each batch; off, replies stay unsent (a client that does not read).
+    var reportsWrites = true
     /// Txns handed to the log and not yet reported durable.
     var unpersisted: [Txn] = []
     /// Every txn ever appended, in order.
@@ -159,27 +165,38 @@ struct ReplicaHarness {
     init(monotonicMs: Int64 = 0xa425f, _ configure: (inout ReplicaConfiguration) -> Void = { _ in }) {
         var configuration = ReplicaConfiguration()
         configure(&configuration)
-        replica = Replica(configuration: configuration, now: now, monotonicMs: monotonicMs)
+        replica = Replica(configuration: configuration, now: ReplicaTime(1_000_000), monotonicMs: monotonicMs)
     }
 
+    /// Keeps the batch's txns and, when the sockets take replies, reports them written;
+    /// returns the batch with whatever those reports caused.
     mutating func record(_ actions: [ReplicaAction]) -> [ReplicaAction] {
-        for action in actions {
-            if case .appendLog(let txn) = action {
-                unpersisted.append(txn)
-                log.append(txn)
+        var all: [ReplicaAction] = []
+        var batch = actions
+        while !batch.isEmpty {
+            all += batch
+            var written: [(ConnectionID, Int)] = []
+            for action in batch {
+                if case .appendLog(let txn) = action {
+                    unpersisted.append(txn)
+                    log.append(txn)
+                }
+                if reportsWrites, let id = action.connectionId, let bytes = action.frameBytes { written.append((id, bytes)) }
             }
+            batch = []
+            for (id, bytes) in written { batch += replica.repliesWritten(id, bytes: bytes, now: time) }
         }
-        return actions
+        return all
     }
 
     @discardableResult
     mutating func open(_ id: ConnectionID, address: String = "127.0.0.1") -> [ReplicaAction] {
-        record(replica.connectionOpened(id, address: address, port: 40000 + Int(id), now: now))
+        record(replica.connectionOpened(id, address: address, port: 40000 + Int(id), now: time))
     }
 
     @discardableResult
     mutating func send(_ id: ConnectionID, _ frame: ByteBuffer) -> [ReplicaAction] {
-        record(replica.frameReceived(id, frame, now: now))
+        record(replica.frameReceived(id, frame, now: time))
     }
 
     /// Reports every appended txn durable.
@@ -187,7 +204,7 @@ struct ReplicaHarness {
     mutating func persist() -> [ReplicaAction] {
         guard let last = unpersisted.last else { return [] }
         unpersisted = []
-        return record(replica.logPersisted(upTo: last.zxid, now: now))
+        return record(replica.logPersisted(upTo: last.zxid, now: time))
     }
 
     /// Sends a frame and makes whatever it logged durable: the actions of both steps.
@@ -199,7 +216,7 @@ struct ReplicaHarness {
     @discardableResult
     mutating func tick(at time: Int64) -> [ReplicaAction] {
         now = time
-        return record(replica.tick(now: time))
+        return record(replica.tick(now: self.time))
     }
 
     /// Opens `id` and runs a new-session handshake to completion.

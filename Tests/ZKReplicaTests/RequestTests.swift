@@ -30,9 +30,9 @@ import ZKWire
         let first = h.send(1, Req.create(1, "/a")).appendedTxns[0]
         let second = h.send(1, Req.create(2, "/b")).appendedTxns[0]
         h.unpersisted = []
-        let partial = h.replica.logPersisted(upTo: first.zxid, now: h.now)
+        let partial = h.replica.logPersisted(upTo: first.zxid, now: h.time)
         #expect(partial.timeline(1) == ["reply:1:0"])
-        let rest = h.replica.logPersisted(upTo: second.zxid, now: h.now)
+        let rest = h.replica.logPersisted(upTo: second.zxid, now: h.time)
         #expect(rest.timeline(1) == ["reply:2:0"])
     }
 

@@ -45,7 +45,7 @@ import ZKWire
         var h = ReplicaHarness()
         let session = h.connect(1)
         h.sendAndPersist(1, Req.create(1, "/e", flags: 1))
-        _ = h.replica.connectionClosed(1, now: h.now)
+        _ = h.replica.connectionClosed(1, now: h.time)
         #expect(h.replica.tree.node("/e") != nil)
         h.open(2)
         #expect(h.send(2, connectFrame(sessionId: session.sessionId, passwd: session.passwd)).connectResponses(to: 2).first?.sessionId == session.sessionId)
@@ -87,7 +87,7 @@ import ZKWire
     @Test func expiringSession_isNotRevivedByAReconnect() {
         var h = ReplicaHarness()
         let session = h.connect(1, timeout: 4000)
-        _ = h.replica.connectionClosed(1, now: h.now)
+        _ = h.replica.connectionClosed(1, now: h.time)
         h.tick(at: h.now + 10_000)  // closeSession prepared, not yet durable
         h.open(2)
         let actions = h.send(2, connectFrame(sessionId: session.sessionId, passwd: session.passwd))
@@ -128,7 +128,8 @@ import ZKWire
         #expect(table.sessions[8]?.deadlineMs == 8000)
         #expect(table.expired(now: 5999) == [])
         #expect(table.expired(now: 6000) == [7])
-        #expect(table.expired(now: 9000) == [7, 8])
+        // A session handed out as expired leaves the queue (its closeSession is on the way).
+        #expect(table.expired(now: 9000) == [8])
     }
 
     @Test func touch_movesTheDeadline_butNotForAClosingSession() {

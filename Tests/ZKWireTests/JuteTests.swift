@@ -127,8 +127,20 @@ import ZKWire
         #expect(throws: JuteError.unreasonableLength(length)) { try reader.readBuffer() }
         var stringReader = JuteReader(written { $0.writeInt(length) }, lengthMax: 1024)
         #expect(throws: JuteError.unreasonableLength(length)) { try stringReader.readString() }
-        var vectorReader = JuteReader(written { $0.writeInt(length) }, lengthMax: 1024)
-        #expect(throws: JuteError.unreasonableLength(length)) { try vectorReader.readStringVector() }
+        if length > 0 {
+            var vectorReader = JuteReader(written { $0.writeInt(length) }, lengthMax: 1024)
+            #expect(throws: JuteError.unreasonableLength(length)) { try vectorReader.readStringVector() }
+        }
+    }
+
+    /// Java's jute reads a vector count below −1 as an empty vector (its loop never runs),
+    /// and −1 as null.
+    @Test(arguments: [-2, -5, Int32.min] as [Int32])
+    func readVector_negativeCount_isEmpty(count: Int32) throws {
+        var reader = JuteReader(written { $0.writeInt(count) }, lengthMax: 1024)
+        #expect(try reader.readStringVector() == [])
+        var null = JuteReader(written { $0.writeInt(-1) }, lengthMax: 1024)
+        #expect(try null.readStringVector() == nil)
     }
 
     @Test func readBuffer_lengthAtMaximum_isAccepted() throws {
