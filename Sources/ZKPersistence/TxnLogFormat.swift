@@ -114,12 +114,18 @@ public struct TxnLogScanner: Sendable {
             case .checksumMismatch:
                 return LogFileScan(txns: txns, end: .corrupt(offset: offset, reason: "CRC check failed"))
             case .incomplete(let reason):
-                if let valid = firstValidEntry(bytes, after: offset, zxidAbove: txns.last?.txn.zxid ?? Int64.min) {
+                switch entryAfterDamage(bytes, after: offset, zxidAbove: txns.last?.txn.zxid ?? Int64.min) {
+                case .none:
+                    return LogFileScan(txns: txns, end: .tornTail(offset: offset, reason: reason))
+                case .valid(let valid):
                     return LogFileScan(
                         txns: txns,
                         end: .corrupt(offset: offset, reason: "\(reason), yet a valid entry follows at offset \(valid)"))
+                case .undecided(let candidate):
+                    return LogFileScan(
+                        txns: txns,
+                        end: .corrupt(offset: offset, reason: "\(reason), and too much after it looks like entries (from offset \(candidate)) to call it a torn tail"))
                 }
-                return LogFileScan(txns: txns, end: .tornTail(offset: offset, reason: reason))
             }
         }
     }
@@ -153,23 +159,40 @@ public struct TxnLogScanner: Sendable {
         return .entry(ByteBuffer(bytes: payload), next: end + 1)
     }
 
-    /// The offset of a complete, checksummed entry after `offset` whose zxid follows the last
-    /// good one, if any: proof that an unreadable entry is damage in the middle of the log
-    /// rather than a torn tail.
-    func firstValidEntry(_ bytes: UnsafeRawBufferPointer, after offset: Int, zxidAbove: Zxid) -> Int? {
+    /// What follows an unreadable entry.
+    enum FollowingEntry: Equatable {
+        /// Nothing valid: the entry is a torn tail.
+        case none
+        /// A complete, checksummed entry whose zxid follows the last good one: damage.
+        case valid(offset: Int)
+        /// Too many candidates passed the cheap checks to checksum them all (only a file
+        /// built to look like entries does that): not provably a torn tail, so damage.
+        case undecided(offset: Int)
+    }
+
+    /// Looks for a valid entry after the unreadable one at `offset`: proof that it is damage
+    /// in the middle of the log rather than a torn tail. Linear in the file: a candidate must
+    /// pass cheap checks first (the checksum's high word is zero, since Adler-32 is stored in
+    /// a long; a plausible length; the end-of-record marker; a whole txn header whose zxid
+    /// follows the last good one), and the bytes checksummed for all candidates together are
+    /// bounded by twice the file's size.
+    func entryAfterDamage(_ bytes: UnsafeRawBufferPointer, after offset: Int, zxidAbove: Zxid) -> FollowingEntry {
+        let txnHeaderBytes = 32
+        var checksumBudget = 2 * max(bytes.count, payloadBytesMax)
         var candidate = offset + 1
-        while candidate + 12 < bytes.count {
+        while candidate + 12 + txnHeaderBytes < bytes.count {
+            defer { candidate += 1 }
+            guard Self.int32(bytes, at: candidate) == 0 else { continue }
             let length = Int(Self.int32(bytes, at: candidate + 8))
-            if length > 0, length <= payloadBytesMax, candidate + 12 + length < bytes.count,
+            guard length >= txnHeaderBytes, length <= payloadBytesMax, candidate + 12 + length < bytes.count,
                 bytes[candidate + 12 + length] == TxnLogFormat.endOfRecord,
-                case .entry = readEntry(bytes, at: candidate), length >= 20,
                 Self.int64(bytes, at: candidate + 12 + 12) > zxidAbove
-            {
-                return candidate
-            }
-            candidate += 1
+            else { continue }
+            checksumBudget -= length
+            guard checksumBudget >= 0 else { return .undecided(offset: candidate) }
+            if case .entry = readEntry(bytes, at: candidate) { return .valid(offset: candidate) }
         }
-        return nil
+        return .none
     }
 
     static func int32(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int32 {

@@ -156,6 +156,33 @@ import ZKWire
         }
     }
 
+    /// After an unreadable entry the scan looks for a valid one, but what it checksums is
+    /// bounded by the file's size: a tail built so that every 64 bytes passes the cheap checks
+    /// (zero high word, plausible length, end marker, later zxid) is called damage, not a
+    /// torn tail, without checksumming each candidate (which was quadratic in the file).
+    @Test func lookalikeEntriesAfterDamageAreBoundedAndCalledDamage() {
+        let scanner = TxnLogScanner(payloadBytesMax: 4096)
+        var bytes = Self.logBytes(Array(Self.everyKind.prefix(2)))
+        let damageAt = bytes.count
+        bytes += [0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0x10, 0, 1, 2, 3]  // an entry claiming 4096 bytes, torn
+        var block = [UInt8](repeating: 0x11, count: 64)
+        block.replaceSubrange(0..<4, with: [0, 0, 0, 0])
+        block.replaceSubrange(8..<12, with: [0, 0, 0x0f, 0xd2])  // 4050: its marker lands at block offset 30
+        block[30] = TxnLogFormat.endOfRecord
+        for _ in 0..<(1 << 14) { bytes += block }
+        let scan = scanner.scan(bytes)
+        #expect(scan.txns.count == 2)
+        guard case .corrupt(let offset, let reason) = scan.end else {
+            Issue.record("expected damage, got \(scan.end)")
+            return
+        }
+        #expect(offset == damageAt)
+        #expect(reason.contains("looks like entries"))
+        // The same torn entry with only zero padding after it is a torn tail.
+        let torn = Array(bytes[..<(damageAt + 15)]) + [UInt8](repeating: 0, count: 1 << 20)
+        #expect(scanner.scan(torn).end == .tornTail(offset: damageAt, reason: "missing end-of-record marker"))
+    }
+
     @Test func fileNamesAreLowerCaseHexWithoutPadding() {
         #expect(DataFileName(kind: .log, zxid: 1).name == "log.1")
         #expect(DataFileName(kind: .snapshot, zxid: 0x1_0000_0001).name == "snapshot.100000001")
