@@ -71,6 +71,12 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZKConsensusTests", dependencies: ["ZKConsensus", "ZKSimulation", "ZKReplica", "ZKModel", "ZKDataTree"]),
+        .testTarget(name: "ZKServerTests", dependencies: [
+            "ZKServer", "ZKReplica", "ZKWire", "ZKModel",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ZKReplicaTests", dependencies: [
             "ZKReplica", "ZKConsensus", "ZKWire", "ZKModel", "ZKDataTree",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -12,7 +12,8 @@ import ZKWire
 final class ReplicaShell: @unchecked Sendable {
     let eventLoop: EventLoop
     let logger: Logger
-    private var replica: Replica
+    /// Read by tests (`@testable`); changed only by carrying out events.
+    private(set) var replica: Replica
     private var channels: [ConnectionID: Channel] = [:]
     /// Set once by the server before the first event: the log needs the shell's callbacks.
     var txnLog: TxnLogWriter!

@@ -282,3 +282,52 @@ private func trigger(_ path: String, _ type: EventType) -> WatchTrigger { WatchT
         ])
     }
 }
+
+/// The compact table: one watcher per path inline, several in a map, and the counts kept as
+/// the table changes.
+@Suite struct WatchTableBookkeepingTests {
+    static func trigger(_ path: String, _ type: EventType) -> WatchTrigger { WatchTrigger(path: path, type: type, acl: ACL.openACLUnsafe) }
+
+    @Test func pathsMoveBetweenOneAndManyWatchers() {
+        var table = WatchTable()
+        table.add(1, path: "/a", table: .data, mode: .standard)
+        table.add(2, path: "/a", table: .data, mode: .standard)
+        table.add(3, path: "/a", table: .data, mode: .standard)
+        #expect(table.dataWatchCount == 3)
+        table.removeWatcher(2)
+        #expect(table.dataWatchCount == 2)
+        #expect(table.dataWatchersByPath().map(\.1) == [[1, 3]])
+        table.removeWatcher(1)
+        #expect(table.contains(3, path: "/a", type: .data))
+        #expect(table.fire(Self.trigger("/a", .nodeDataChanged)) == [3])
+        #expect(table.totalWatchCount == 0)
+        #expect(table.dataWatchedPathCount == 0)
+    }
+
+    @Test func countsFollowEveryChange() {
+        var table = WatchTable()
+        for index in 0..<1000 {
+            table.add(Int64(index % 7), path: "/p\(index % 100)", table: index % 2 == 0 ? .data : .child, mode: .standard)
+        }
+        table.addPersistent(9, path: "/p1", mode: .persistent)
+        table.addPersistent(9, path: "/", mode: .persistentRecursive)
+        #expect(table.fire(Self.trigger("/p1", .nodeDeleted)).contains(9))
+        _ = table.remove(3, path: "/p3", type: .any)
+        let dataCount = table.dataWatchersByPath().reduce(0) { $0 + $1.1.count }
+        #expect(table.dataWatchCount == dataCount)
+        for watcher in Int64(0)...9 { table.removeWatcher(watcher) }
+        #expect(table.totalWatchCount == 0)
+        #expect(table.dataWatcherCount == 0)
+        #expect(table.watchCount(of: 9) == 0)
+    }
+
+    @Test func oneWatcherHoldingAMillionWatchesIsRemovedWhole() {
+        var table = WatchTable()
+        for index in 0..<100_000 { table.add(1, path: "/w\(index)", table: .data, mode: .standard) }
+        table.add(2, path: "/w5", table: .data, mode: .standard)
+        #expect(table.watchCount(of: 1) == 100_000)
+        table.removeWatcher(1)
+        #expect(table.totalWatchCount == 1)
+        #expect(table.fire(Self.trigger("/w5", .nodeCreated)) == [2])
+    }
+}

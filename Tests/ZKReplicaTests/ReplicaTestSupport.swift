@@ -155,8 +155,8 @@ struct ReplicaHarness {
     var wallOffsetMs: Int64 = 0
     var time: ReplicaTime { ReplicaTime(elapsedMs: now, wallMs: now + wallOffsetMs) }
     /// The harness's sockets take every reply at once, reporting its bytes written right
-    /// after each batch; off, replies stay unsent (a client that does not read).
-    var reportsWrites = true
+    /// after each batch, except on these connections, whose clients read nothing.
+    var unread: Set<ConnectionID> = []
     /// Txns handed to the log and not yet reported durable.
     var unpersisted: [Txn] = []
     /// Every txn ever appended, in order.
@@ -181,7 +181,7 @@ struct ReplicaHarness {
                     unpersisted.append(txn)
                     log.append(txn)
                 }
-                if reportsWrites, let id = action.connectionId, let bytes = action.frameBytes { written.append((id, bytes)) }
+                if let id = action.connectionId, !unread.contains(id), let bytes = action.frameBytes { written.append((id, bytes)) }
             }
             batch = []
             for (id, bytes) in written { batch += replica.repliesWritten(id, bytes: bytes, now: time) }

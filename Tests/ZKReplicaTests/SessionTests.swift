@@ -151,3 +151,34 @@ import ZKWire
         #expect(table.sessions.isEmpty)
     }
 }
+
+/// Many sessions expiring in one tick: one closeSession each with exactly its own
+/// ephemerals, found without scanning the others, and a live session goes on meanwhile.
+@Suite struct MassExpiryTests {
+    @Test func sessionsDroppedAtOnceAreExpiredTogether() {
+        var h = ReplicaHarness()
+        let count = 200
+        for id in ConnectionID(1)...ConnectionID(count) {
+            h.connect(id, timeout: 4_000)
+            for index in 0..<20 { h.send(id, Req.create(Int32(index + 1), "/c\(id)-\(index)", flags: 1)) }
+            h.persist()
+            _ = h.replica.connectionClosed(id, now: h.time)
+        }
+        h.connect(1000, timeout: 40_000)
+        #expect(h.replica.tree.ephemeralCount == count * 20)
+        let expiry = h.tick(at: h.now + 10_000)
+        let closes = expiry.appendedTxns.filter { $0.header.type == OpCode.closeSession.rawValue }
+        #expect(closes.count == count)
+        for close in closes {
+            guard case .closeSession(let paths) = close.body else { continue }
+            #expect(paths.count == 20)
+            #expect(paths.allSatisfy { h.replica.tree.node($0)?.ephemeralOwner == close.header.clientId })
+        }
+        // The live session's read is answered in the same event as the expiries.
+        let read = h.send(1000, Req.exists(1, "/c1-0"))
+        #expect(read.reply(to: 1000, xid: 1)?.header.err == 0)
+        h.persist()
+        #expect(h.replica.tree.ephemeralCount == 0)
+        #expect(h.replica.sessions.sessions.count == 1)
+    }
+}
