@@ -8,7 +8,7 @@
 # if any step failed.
 #
 # Environment:
-#   SKIP_SWIFT_TEST=1     skip `swift test`
+#   SKIP_SWIFT_TEST=1     skip `swift test` and the simulator's regression seeds
 #   INTEROP_ONLY=LIST     comma list choosing the interop steps:
 #                           pytest  -> pytest Tests/Interop
 #                           kazoo   -> kazoo's suite (kazoo.tests)
@@ -148,6 +148,7 @@ install_system_deps() {
     have_java17 || missing+=(default-jre-headless)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v strace >/dev/null 2>&1 || missing+=(strace)  # test_durability_disk.py
+    [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)  # test_clocks.py
     # venv needs ensurepip, which Debian ships separately.
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
         missing+=(python3-venv)
@@ -181,6 +182,12 @@ swift_test() {
     swift test
 }
 
+# The simulator's regression seeds (every seed that ever failed) and its self-checks: a few
+# minutes in a debug build, so plain `swift test` leaves them out.
+simulation_seeds() {
+    SIM_SEEDS=1 swift test --filter SimulationSeedTests
+}
+
 INTEROP_PYTEST=(-p no:cacheprovider -o "timeout=${INTEROP_TIMEOUT:-600}")
 
 pytest_interop() {
@@ -199,8 +206,10 @@ step build swift_build
 
 if [ "${SKIP_SWIFT_TEST:-0}" = "1" ]; then
     skip_step swift-test "SKIP_SWIFT_TEST=1"
+    skip_step simulation-seeds "SKIP_SWIFT_TEST=1"
 else
     step swift-test swift_test
+    step simulation-seeds simulation_seeds
 fi
 
 run_pytest=1

@@ -22,11 +22,14 @@ struct Sim: ParsableCommand {
     @Flag(help: "Print the event trace of --seed N before the result.")
     var trace = false
 
+    @Flag(name: .customLong("standalone-scenario"), help: "Print every action of a scripted standalone-replica scenario (two processes must print the same bytes).")
+    var standaloneScenario = false
+
     @Option(name: .customLong("inject-bug"), help: "A deliberate bug the checkers must catch: \(InjectedBug.allCases.map(\.rawValue).joined(separator: ", ")).")
     var injectBug: String?
 
     func validate() throws {
-        if seed == nil && seeds == nil { throw ValidationError("give --seed N or --seeds FIRST-LAST") }
+        if seed == nil && seeds == nil && !standaloneScenario { throw ValidationError("give --seed N, --seeds FIRST-LAST or --standalone-scenario") }
         if let nodes, nodes != 3 && nodes != 5 { throw ValidationError("--nodes must be 3 or 5") }
         if let injectBug, InjectedBug(rawValue: injectBug) == nil { throw ValidationError("unknown bug \(injectBug)") }
         if ticks < 1 { throw ValidationError("--ticks must be positive") }
@@ -37,6 +40,10 @@ struct Sim: ParsableCommand {
     }
 
     func run() throws {
+        if standaloneScenario {
+            for line in StandaloneScenario.run() { print(line) }
+            return
+        }
         if let seed {
             var setup = setup(seed)
             setup.keepsTrace = trace
