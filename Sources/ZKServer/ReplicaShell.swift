@@ -110,6 +110,11 @@ final class ReplicaShell: @unchecked Sendable {
         var frameBytes = 0
     }
 
+    /// A connection's bytes go out in writes of about this size, each reporting its reply
+    /// bytes once the socket took it: the replica hears of progress while a large batch
+    /// drains, and refills the socket before it runs dry.
+    static let writeChunkBytes = 256 * 1024
+
     private func run(_ actions: [ReplicaAction]) {
         guard !actions.isEmpty else { return }
         // Written in the order the batch first touched each connection.
@@ -122,20 +127,26 @@ final class ReplicaShell: @unchecked Sendable {
             indexOf[id] = outgoing.count - 1
             return outgoing.count - 1
         }
+        func added(_ action: ReplicaAction, at index: Int) {
+            outgoing[index].frameBytes += action.frameBytes ?? 0
+            guard outgoing[index].bytes.readableBytes >= Self.writeChunkBytes else { return }
+            write(outgoing[index])
+            outgoing[index] = Outgoing(id: outgoing[index].id)
+        }
         for action in actions {
             switch action {
             case .sendConnectResponse(let id, let response):
                 let index = buffer(id)
                 FrameEncoder.connectResponse(response, into: &outgoing[index].bytes)
-                outgoing[index].frameBytes += action.frameBytes ?? 0
+                added(action, at: index)
             case .sendReply(let id, let header, let response):
                 let index = buffer(id)
                 FrameEncoder.reply(header, response, into: &outgoing[index].bytes)
-                outgoing[index].frameBytes += action.frameBytes ?? 0
+                added(action, at: index)
             case .sendNotification(let id, let event, let zxid):
                 let index = buffer(id)
                 FrameEncoder.notification(event, zxid: zxid, into: &outgoing[index].bytes)
-                outgoing[index].frameBytes += action.frameBytes ?? 0
+                added(action, at: index)
             case .sendText(let id, let text):
                 outgoing[buffer(id)].bytes.writeString(text)
             case .closeConnection(let id):
