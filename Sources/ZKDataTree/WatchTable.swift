@@ -53,32 +53,48 @@ enum PathWatchers: Sendable {
     }
 }
 
+/// What one watcher holds: the paths it was given watches on, appended as they come (a
+/// path may repeat or be stale after its watch fired; the list is compacted when it grows
+/// past twice what is live), and its live entry counts per table.
+struct WatcherPaths: Sendable {
+    var paths: [String] = []
+    var dataEntries = 0
+    var childEntries = 0
+    var recursiveEntries = 0
+    var live: Int { dataEntries + childEntries }
+}
+
 /// ZooKeeper's two watch tables (data/exist and child) with one-shot, persistent and
 /// persistent-recursive modes (`WatchManager` of 3.9). Every change costs in proportion to
-/// the watches it touches; the counts `mntr` reports are kept as the tables change.
+/// the watches it touches, and the counts `mntr` reports are kept as the tables change.
+/// A closed connection's watches leave the counts at once and the tables in slices
+/// (`sweep`), so a connection holding a million watches does not stall the server when it
+/// goes; tables that emptied out are rebuilt smaller, so their memory is given back.
 public struct WatchTable: Sendable {
     public enum Table: Sendable { case data, child }
 
     private var dataWatches: [String: PathWatchers] = [:]
     private var childWatches: [String: PathWatchers] = [:]
-    /// What each watcher holds, path by path (bit 0: data table, bit 1: child table), so a
-    /// closing connection is cleaned up in O(its watches).
-    private var pathsByWatcher: [WatcherID: [String: UInt8]] = [:]
+    private var watchers: [WatcherID: WatcherPaths] = [:]
+    /// Closed watchers whose entries are still in the tables, and their paths to sweep.
+    private var closed: Set<WatcherID> = []
+    private var sweepQueue: [(watcher: WatcherID, paths: [String])] = []
+    private var sweepPosition = 0
     private var recursiveWatchCount = 0
-    /// (path, watcher) entries in the data table and in the child table.
+    /// Live (path, watcher) entries in the data table and in the child table.
     public private(set) var dataWatchCount = 0
     public private(set) var childWatchCount = 0
 
     public init() {}
 
     public var totalWatchCount: Int { dataWatchCount + childWatchCount }
-    /// Paths and tables a watcher holds watches on (what one connection costs).
-    public func watchCount(of watcher: WatcherID) -> Int { pathsByWatcher[watcher]?.count ?? 0 }
+    /// Watches one watcher holds (what one connection costs).
+    public func watchCount(of watcher: WatcherID) -> Int { watchers[watcher]?.live ?? 0 }
+    /// Entries of closed connections not swept from the tables yet.
+    public var sweepPending: Bool { !sweepQueue.isEmpty }
 
-    private static func bit(_ table: Table) -> UInt8 { table == .data ? 1 : 2 }
-
-    /// Changes one watcher's modes on one path and keeps every count and index current;
-    /// returns the modes before and after.
+    /// Changes one live watcher's modes on one path and keeps every count and index
+    /// current; returns the modes before and after.
     @discardableResult
     private mutating func update(_ table: Table, _ path: String, _ watcher: WatcherID, _ change: (WatchModes) -> WatchModes) -> (WatchModes, WatchModes) {
         let current = table == .data ? dataWatches[path] : childWatches[path]
@@ -91,24 +107,43 @@ public struct WatchTable: Sendable {
         case .child: childWatches[path] = updated
         }
         let delta = (new.isEmpty ? 0 : 1) - (old.isEmpty ? 0 : 1)
+        let recursiveDelta = (new.contains(.persistentRecursive) ? 1 : 0) - (old.contains(.persistentRecursive) ? 1 : 0)
         if table == .data {
             dataWatchCount += delta
-            if !old.contains(.persistentRecursive) && new.contains(.persistentRecursive) { recursiveWatchCount += 1 }
-            if old.contains(.persistentRecursive) && !new.contains(.persistentRecursive) { recursiveWatchCount -= 1 }
+            recursiveWatchCount += recursiveDelta
         } else {
             childWatchCount += delta
         }
-        if delta > 0 {
-            pathsByWatcher[watcher, default: [:]][path, default: 0] |= Self.bit(table)
-        } else if delta < 0 {
-            let bits = (pathsByWatcher[watcher]?[path] ?? 0) & ~Self.bit(table)
-            pathsByWatcher[watcher]?[path] = bits == 0 ? nil : bits
-            if pathsByWatcher[watcher]?.isEmpty == true { pathsByWatcher[watcher] = nil }
+        var held = watchers.removeValue(forKey: watcher) ?? WatcherPaths()
+        if delta > 0 { held.paths.append(path) }
+        if table == .data {
+            held.dataEntries += delta
+            held.recursiveEntries += recursiveDelta
+        } else {
+            held.childEntries += delta
         }
+        if held.live == 0 {
+            return (old, new)  // nothing left: the watcher's list goes
+        }
+        if held.paths.count > 2 * held.live + 16 { compact(&held, watcher) }
+        watchers[watcher] = held
         return (old, new)
     }
 
+    /// Drops a watcher's stale and repeated paths (amortized: the list at most doubles).
+    private func compact(_ held: inout WatcherPaths, _ watcher: WatcherID) {
+        var seen = Set<String>()
+        held.paths = held.paths.filter { path in
+            guard seen.insert(path).inserted else { return false }
+            return !(dataWatches[path]?.modes(of: watcher) ?? []).isEmpty || !(childWatches[path]?.modes(of: watcher) ?? []).isEmpty
+        }
+    }
+
     public mutating func add(_ watcher: WatcherID, path: String, table: Table, mode: WatchModes) {
+        // Connection ids are never reused by the replica; a reused one is swept first.
+        if !closed.isEmpty, closed.contains(watcher) {
+            while closed.contains(watcher) { sweep(budget: Int.max) }
+        }
         update(table, path, watcher) { $0.union(mode) }
     }
 
@@ -125,7 +160,7 @@ public struct WatchTable: Sendable {
 
     /// Fires the watches a change triggers and returns who gets the event, sorted. One-shot
     /// modes are consumed. A deletion fires the data and child tables of the node but
-    /// notifies each watcher once.
+    /// notifies each watcher once. Closed watchers get nothing.
     public mutating func fire(_ trigger: WatchTrigger) -> [WatcherID] {
         var delivered = Set<WatcherID>()
         switch trigger.type {
@@ -146,24 +181,67 @@ public struct WatchTable: Sendable {
     private mutating func fire(_ table: Table, path: String, recursive: Bool, into delivered: inout Set<WatcherID>) {
         let onPath = table == .data ? dataWatches[path] : childWatches[path]
         for (watcher, modes) in onPath?.entries ?? [] {
+            if !closed.isEmpty, closed.contains(watcher) { continue }
             delivered.insert(watcher)
             if modes.contains(.standard) { update(table, path, watcher) { $0.subtracting(.standard) } }
         }
         guard recursive else { return }
         for ancestor in PathRules.ancestors(of: path) {
             for (watcher, modes) in dataWatches[ancestor]?.entries ?? [] where modes.contains(.persistentRecursive) {
+                if !closed.isEmpty, closed.contains(watcher) { continue }
                 delivered.insert(watcher)
             }
         }
     }
 
-    /// Drops every watch of a closed connection.
+    /// Drops every watch of a closed connection: from the counts at once, from the tables
+    /// as `sweep` gets to them.
     public mutating func removeWatcher(_ watcher: WatcherID) {
-        // Taken out first, so the updates below find no index to keep (and copy) for it.
-        for (path, bits) in pathsByWatcher.removeValue(forKey: watcher) ?? [:] {
-            if bits & Self.bit(.data) != 0 { update(.data, path, watcher) { _ in [] } }
-            if bits & Self.bit(.child) != 0 { update(.child, path, watcher) { _ in [] } }
+        guard let held = watchers.removeValue(forKey: watcher) else { return }
+        dataWatchCount -= held.dataEntries
+        childWatchCount -= held.childEntries
+        recursiveWatchCount -= held.recursiveEntries
+        closed.insert(watcher)
+        sweepQueue.append((watcher, held.paths))
+    }
+
+    /// Removes up to `budget` paths' entries of closed watchers from the tables; returns
+    /// whether entries are left. Rebuilds a table that emptied to a small part of its
+    /// capacity, so that its storage is given back.
+    @discardableResult
+    public mutating func sweep(budget: Int) -> Bool {
+        var remaining = budget
+        while remaining > 0, let (watcher, paths) = sweepQueue.first {
+            while remaining > 0, sweepPosition < paths.count {
+                let path = paths[sweepPosition]
+                sweepPosition += 1
+                remaining -= 1
+                if let current = dataWatches[path], !current.modes(of: watcher).isEmpty {
+                    dataWatches[path] = PathWatchers.setting(current, watcher, [])
+                }
+                if let current = childWatches[path], !current.modes(of: watcher).isEmpty {
+                    childWatches[path] = PathWatchers.setting(current, watcher, [])
+                }
+            }
+            guard sweepPosition >= paths.count else { break }
+            sweepQueue.removeFirst()
+            sweepPosition = 0
+            closed.remove(watcher)
         }
+        if sweepQueue.isEmpty {
+            Self.shrinkIfSparse(&dataWatches)
+            Self.shrinkIfSparse(&childWatches)
+        }
+        return !sweepQueue.isEmpty
+    }
+
+    /// Swift dictionaries keep their capacity when emptied; one at under 1/8 of it is copied
+    /// into storage of its size.
+    private static func shrinkIfSparse(_ table: inout [String: PathWatchers]) {
+        guard table.capacity > 4096, table.count * 8 < table.capacity else { return }
+        var smaller = [String: PathWatchers](minimumCapacity: table.count)
+        for (path, watchers) in table { smaller[path] = watchers }
+        table = smaller
     }
 
     /// Which modes of which table a `WatcherType` names (3.9's `DataTree.containsWatcher`).
@@ -195,19 +273,26 @@ public struct WatchTable: Sendable {
 
     // MARK: - Reports for the four-letter words (these walk the table, as ZooKeeper's do)
 
+    private func liveEntries(_ watchers: PathWatchers) -> [(WatcherID, WatchModes)] {
+        watchers.entries.filter { closed.isEmpty || !closed.contains($0.0) }
+    }
+
     /// Paths watched by each watcher in the data table (what `wchc` shows).
     public func dataPathsByWatcher() -> [(WatcherID, [String])] {
-        pathsByWatcher.keys.sorted().compactMap { watcher in
-            let paths = pathsByWatcher[watcher]!.filter { $0.value & Self.bit(.data) != 0 }.keys.sorted()
+        watchers.keys.sorted().compactMap { watcher in
+            let paths = Set(watchers[watcher]!.paths).filter { !(dataWatches[$0]?.modes(of: watcher) ?? []).isEmpty }.sorted()
             return paths.isEmpty ? nil : (watcher, paths)
         }
     }
 
     /// Watchers of each path in the data table (what `wchp` shows), paths and watchers sorted.
     public func dataWatchersByPath() -> [(String, [WatcherID])] {
-        dataWatches.keys.sorted().map { path in (path, dataWatches[path]!.entries.map(\.0).sorted()) }
+        dataWatches.keys.sorted().compactMap { path in
+            let ids = liveEntries(dataWatches[path]!).map(\.0).sorted()
+            return ids.isEmpty ? nil : (path, ids)
+        }
     }
 
-    public var dataWatchedPathCount: Int { dataWatches.count }
-    public var dataWatcherCount: Int { pathsByWatcher.values.filter { $0.values.contains { $0 & Self.bit(.data) != 0 } }.count }
+    public var dataWatchedPathCount: Int { dataWatches.values.filter { !liveEntries($0).isEmpty }.count }
+    public var dataWatcherCount: Int { watchers.values.filter { $0.dataEntries > 0 }.count }
 }

@@ -201,6 +201,8 @@ public struct Replica: Sendable {
     /// and expired TTL nodes. Costs what expired, not what exists.
     public mutating func tick(now: ReplicaTime) -> [ReplicaAction] {
         actions = []
+        // Closed connections' watches leave the tables a slice per tick.
+        if watches.sweepPending { watches.sweep(budget: configuration.watchesSweptPerTick) }
         // Expiry and cleanup are writes: with the log failed they wait for a restart.
         if writesRefused {
             closeIdleConnections(now: now)

@@ -32,6 +32,9 @@ public struct ReplicaConfiguration: Sendable {
     /// Reply bytes the client has not read beyond which its connection is closed (only
     /// notifications can pile up that far: requests stop at the pause bound).
     public var connectionUnsentBytesClose = 64 << 20
+    /// Watch-table entries of closed connections removed per tick: a connection holding a
+    /// million watches leaves in slices instead of stalling the server when it closes.
+    public var watchesSweptPerTick = 50_000
     /// Authenticated ids one connection may hold (each `addauth` adds one); past it the
     /// auth fails and the connection is closed.
     public var connectionAuthIdsMax = 64

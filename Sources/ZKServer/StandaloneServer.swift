@@ -57,6 +57,7 @@ public final class StandaloneServer: Sendable {
         replicaLoop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in
             shell.tick()
         }
+        MemoryTrim.schedule(every: .seconds(10), on: group.next())
         logger.info(
             "swiftkeeper serving",
             metadata: [

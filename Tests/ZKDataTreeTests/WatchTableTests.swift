@@ -331,3 +331,25 @@ private func trigger(_ path: String, _ type: EventType) -> WatchTrigger { WatchT
         #expect(table.fire(Self.trigger("/w5", .nodeCreated)) == [2])
     }
 }
+
+/// A closed connection's watches leave the counts at once and the tables in slices.
+@Suite struct WatchSweepTests {
+    @Test func closedWatcherLeavesCountsAtOnceAndTablesInSlices() {
+        var table = WatchTable()
+        for index in 0..<1000 { table.add(1, path: "/w\(index)", table: .data, mode: .standard) }
+        table.add(2, path: "/w7", table: .data, mode: .standard)
+        table.addPersistent(1, path: "/", mode: .persistentRecursive)
+        table.removeWatcher(1)
+        #expect(table.totalWatchCount == 1)
+        #expect(table.sweepPending)
+        // Not swept yet, yet nothing is delivered to the closed watcher.
+        #expect(table.fire(WatchTrigger(path: "/w7", type: .nodeDeleted, acl: [])) == [2])
+        #expect(table.fire(WatchTrigger(path: "/w8", type: .nodeCreated, acl: [])) == [])
+        #expect(table.dataWatchersByPath().isEmpty)
+        var slices = 0
+        while table.sweep(budget: 300) { slices += 1 }
+        #expect(slices == 3)
+        #expect(!table.sweepPending)
+        #expect(table.dataWatchedPathCount == 0)
+    }
+}
