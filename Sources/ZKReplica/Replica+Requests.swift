@@ -199,6 +199,14 @@ extension Replica {
                 let (header, response) = evaluateRead(id, sessionId: sessionId, xid: head.xid, request)
                 dequeueHead(id)
                 answered = true
+                // Results share the tree's buffers, so measuring costs nothing; encoding a
+                // reply past the bound (a multiRead of 2,000 large nodes: over 2 GiB) would.
+                let replyBytes = EncodedSize.reply(header, response) - EncodedSize.framePrefix
+                guard replyBytes <= configuration.replyBytesMax else {
+                    actions.append(.notice(id, "a \(head.opCode.shortName) reply of \(replyBytes) bytes exceeds replyBytesMax \(configuration.replyBytesMax); closing"))
+                    close(id)
+                    return
+                }
                 sendReply(id, header, response, receivedAtMs: head.receivedAtMs, now: now)
             case .done(let header, let response, let closeAfter):
                 dequeueHead(id)

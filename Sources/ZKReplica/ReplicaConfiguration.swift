@@ -8,9 +8,14 @@ public struct ReplicaConfiguration: Sendable {
     public var maxSessionTimeoutMs: Int32 = 40000
     /// Concurrent connections allowed from one client address; 0 means unlimited.
     public var maxClientCnxns: Int = 60
-    /// `jute.maxbuffer`: the largest frame accepted, the longest buffer inside one, and the
-    /// largest reply sent.
+    /// `jute.maxbuffer`: the largest frame accepted, and the longest buffer inside one.
     public var frameBytesMax: Int = 0xfffff
+    /// The largest reply sent (without its length prefix). A read whose reply would be
+    /// larger closes the connection, which is what ZooKeeper's own client does when it gets
+    /// a frame past its `jute.maxbuffer`; nil: `jute.maxbuffer` plus 1 KiB, room for the
+    /// reply to a getData of the largest node a create can store.
+    public var replyBytesMaxSetting: Int?
+    public var replyBytesMax: Int { replyBytesMaxSetting ?? frameBytesMax + 1024 }
     public var extendedTypesEnabled = false
     public var skipACL = false
     /// `DigestAuthenticationProvider.superDigest`: a digest id whose holder is super.

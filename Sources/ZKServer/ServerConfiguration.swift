@@ -50,6 +50,8 @@ public struct ServerConfiguration: Sendable {
     public var connectionAuthIdsMax = 64
     public var connectionInTransitBytesMax = 64 * 1024
     public var connectionCloseLingerMs: Int64 = 2000
+    /// `replyBytesMax`; nil: jute.maxbuffer + 1024.
+    public var replyBytesMax: Int?
     /// `zookeeper.nio.sessionlessCnxnTimeout`: the handshake deadline.
     public var sessionlessConnectionTimeoutMs: Int64 = 10000
     /// Keys seen that SwiftKeeper does not know; logged as warnings.
@@ -125,6 +127,7 @@ public struct ServerConfiguration: Sendable {
         case "connectionAuthIdsMax": connectionAuthIdsMax = try Self.integer(key, value, minimum: 1)
         case "connectionInTransitBytesMax": connectionInTransitBytesMax = try Self.integer(key, value, minimum: 1)
         case "connectionCloseLingerMs": connectionCloseLingerMs = Int64(try Self.integer(key, value, minimum: 0))
+        case "replyBytesMax": replyBytesMax = try Self.integer(key, value, minimum: 1024, maximum: Int(Int32.max) - 4)
         case "nio.sessionlessCnxnTimeout": sessionlessConnectionTimeoutMs = Int64(try Self.integer(key, value, minimum: 1))
         default:
             if key.hasPrefix("server.") || key.hasPrefix("group.") || key.hasPrefix("weight.") {
@@ -190,6 +193,7 @@ public struct ServerConfiguration: Sendable {
         replica.connectionUnsentBytesPause = connectionUnsentBytesPause
         replica.connectionUnsentBytesClose = connectionUnsentBytesClose
         replica.connectionAuthIdsMax = connectionAuthIdsMax
+        replica.replyBytesMaxSetting = replyBytesMax
         replica.environment = environment
         let dataPath = (dataDir as NSString).appendingPathComponent("version-2")
         let logPath = ((dataLogDir ?? dataDir) as NSString).appendingPathComponent("version-2")

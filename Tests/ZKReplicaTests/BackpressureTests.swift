@@ -192,3 +192,51 @@ import ZKWire
         #expect(actions.replies(to: 1).map(\.header.xid) == Array(1...50))
     }
 }
+
+/// No reply larger than `replyBytesMax` is built: a multiRead or getChildren past it
+/// closes the connection with a notice (ZooKeeper's client drops a frame past its
+/// `jute.maxbuffer` the same way), and a getData of the largest storable node still works.
+@Suite struct ReplySizeTests {
+    static func multiRead(_ xid: Xid, getData path: String, count: Int) -> ByteBuffer {
+        requestFrame(xid, .multiRead) {
+            for _ in 0..<count {
+                $0.writeInt(OpCode.getData.rawValue)
+                $0.writeBool(false)
+                $0.writeInt(-1)
+                $0.writeString(path)
+                $0.writeBool(false)
+            }
+            $0.writeInt(-1)
+            $0.writeBool(true)
+            $0.writeInt(-1)
+        }
+    }
+
+    @Test func multiReadPastTheBoundClosesTheConnection() {
+        var h = ReplicaHarness()
+        h.connect(1)
+        let data = [UInt8](repeating: 1, count: 0xfffff - 100)
+        #expect(h.sendAndPersist(1, Req.create(1, "/big", data: data)).reply(to: 1, xid: 1)?.header.err == 0)
+        // One large read fits.
+        #expect(h.send(1, Req.getData(2, "/big")).reply(to: 1, xid: 2)?.header.err == 0)
+        // 2,100 of them would be a reply past 2 GiB: refused before it is built.
+        let refused = h.send(1, Self.multiRead(3, getData: "/big", count: 2_100))
+        #expect(refused.replies(to: 1).isEmpty)
+        let closed = refused.closes(1)
+        #expect(closed)
+        #expect(BackpressureTests.notices(refused, 1).first?.contains("replyBytesMax") == true)
+    }
+
+    @Test func getChildrenPastTheBoundClosesTheConnection() {
+        var h = ReplicaHarness { $0.replyBytesMaxSetting = 4096 }
+        h.connect(1)
+        h.sendAndPersist(1, Req.create(1, "/p"))
+        for index in 0..<200 { h.send(1, Req.create(Int32(index + 2), "/p/child-with-a-longish-name-\(index)")) }
+        h.persist()
+        let refused = h.send(1, Req.getChildren(500, "/p"))
+        let closed = refused.closes(1)
+        #expect(closed)
+        h.connect(2)
+        #expect(h.send(2, Req.exists(1, "/p")).reply(to: 2, xid: 1)?.header.err == 0)
+    }
+}
