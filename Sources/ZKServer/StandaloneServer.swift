@@ -13,12 +13,16 @@ public struct StartupError: Error, CustomStringConvertible {
 /// The standalone server: one client port, one replica, the file log, snapshots, timers.
 public final class StandaloneServer: Sendable {
     let configuration: ServerConfiguration
+    /// Client connections' loops: framing, encoding and socket I/O.
     let group: MultiThreadedEventLoopGroup
+    /// The replica's own loop: the sequencer never waits behind a socket's work.
+    let replicaGroup: MultiThreadedEventLoopGroup
     let logger: Logger
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.replicaGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.logger = logger
     }
 
@@ -35,7 +39,7 @@ public final class StandaloneServer: Sendable {
             // Until it is written, the snapshot recovery started from plus the logs give the same state.
             snapshots.start(tree: state.tree, sessions: state.sessions)
         }
-        let replicaLoop = group.next()
+        let replicaLoop = replicaGroup.next()
         let now = ReplicaShell.now()
         let replica = Replica(
             configuration: configuration.replicaConfiguration(environment: Self.environment(configuration)),
@@ -57,7 +61,7 @@ public final class StandaloneServer: Sendable {
         replicaLoop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in
             shell.tick()
         }
-        MemoryTrim.schedule(every: .seconds(10), on: group.next())
+        MemoryTrim.schedule(every: .seconds(10), on: replicaLoop)
         logger.info(
             "swiftkeeper serving",
             metadata: [
