@@ -52,6 +52,17 @@ public indirect enum TxnBody: Hashable, Sendable {
     }
 }
 
+extension TxnBody {
+    /// Nodes applying this body changes, about: what the replica budgets per event.
+    public var changedPathsEstimate: Int {
+        switch self {
+        case .closeSession(let paths): return 1 + paths.count
+        case .multi(let bodies): return bodies.reduce(1) { $0 + $1.changedPathsEstimate }
+        default: return 1
+        }
+    }
+}
+
 /// A whole transaction: header plus body.
 public struct Txn: Hashable, Sendable {
     public var header: TxnHeader

@@ -144,7 +144,7 @@ extension ReplicaAction {
         case .sendConnectResponse(let id, _), .sendReply(let id, _, _), .sendNotification(let id, _, _), .sendText(let id, _),
             .closeConnection(let id), .setReading(let id, _), .notice(let id, _):
             return id
-        case .appendLog, .peer:
+        case .appendLog, .peer, .resumeLater:
             return nil
         }
     }

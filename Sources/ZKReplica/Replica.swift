@@ -32,6 +32,13 @@ public struct Replica: Sendable {
     var backlogShrank: [ConnectionID] = []
     /// Txns handed to the log and not applied yet, in zxid order, with the connection that asked.
     var inFlight: Deque<(txn: Txn, connection: ConnectionID?)> = []
+    /// Standalone: the log is durable up to here; txns up to it are applied in slices.
+    var durableZxid: Zxid = 0
+    /// A `resumeLater` is out and not answered yet.
+    var resumeRequested = false
+    /// Sessions found expired and not yet closed (at most `sessionsExpiredPerTickMax` are
+    /// closed per tick), in id order.
+    var expiring: Deque<SessionID> = []
     var lastPreparedZxid: Zxid = 0
     /// Elapsed time of the last container and TTL sweep.
     var lastContainerCheckMs: Int64 = 0
@@ -172,11 +179,36 @@ public struct Replica: Sendable {
             drivePeer(now: now) { $0.persisted(upTo: zxid, now: now.elapsedMs) }
             return takeActions(now: now)
         }
-        while let first = inFlight.first, first.txn.zxid <= zxid {
+        durableZxid = max(durableZxid, zxid)
+        applyDurable(now: now)
+        return takeActions(now: now)
+    }
+
+    /// Goes on applying what `logPersisted` made durable, after other events had their turn.
+    public mutating func resume(now: ReplicaTime) -> [ReplicaAction] {
+        actions = []
+        resumeRequested = false
+        applyDurable(now: now)
+        return takeActions(now: now)
+    }
+
+    /// Applies durable txns, at most `appliedChangesPerEventMax` node changes' worth per
+    /// event: a mass expiry (thousands of closeSessions deleting their ephemerals) is applied
+    /// in slices, with other clients' requests handled between them.
+    mutating func applyDurable(now: ReplicaTime) {
+        var changes = 0
+        while let first = inFlight.first, first.txn.zxid <= durableZxid {
+            if changes >= configuration.appliedChangesPerEventMax {
+                if !resumeRequested {
+                    resumeRequested = true
+                    actions.append(.resumeLater)
+                }
+                return
+            }
             inFlight.removeFirst()
+            changes += first.txn.body.changedPathsEstimate
             applyCommitted(first.txn, origin: first.connection, now: now)
         }
-        return takeActions(now: now)
     }
 
     /// The log cannot write (disk full, failed fsync). Txns handed to it may or may not be on
@@ -216,9 +248,14 @@ public struct Replica: Sendable {
                 return takeActions(now: now)
             }
         }
-        for sessionId in sessions.expired(now: now.elapsedMs) {
+        expiring.append(contentsOf: sessions.expired(now: now.elapsedMs))
+        var closed = 0
+        while closed < configuration.sessionsExpiredPerTickMax, let sessionId = expiring.popFirst() {
+            // Touched since it was found expired (a late request) or gone: not closed.
+            guard let session = sessions.sessions[sessionId], !session.isClosing, session.deadlineMs <= now.elapsedMs else { continue }
             sessions.markClosing(sessionId)
             submit(.closeSession, sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
+            closed += 1
         }
         closeIdleConnections(now: now)
         if now.elapsedMs - lastContainerCheckMs >= configuration.containerCheckIntervalMs {

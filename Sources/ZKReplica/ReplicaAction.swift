@@ -17,6 +17,9 @@ public enum ReplicaAction: Equatable, Sendable {
     /// Stop (false) or resume (true) reading the connection's socket: the replica holds
     /// frames it cannot take yet, and the client must wait until it can.
     case setReading(ConnectionID, enabled: Bool)
+    /// The replica stopped applying durable txns to let other events in: call `resume`
+    /// after what is queued (the next turn of the shell's loop).
+    case resumeLater
     /// A line for the operator's log about one connection: throttled, or closed for passing
     /// a limit. At most one per connection and cause.
     case notice(ConnectionID, String)

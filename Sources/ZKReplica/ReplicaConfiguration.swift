@@ -37,6 +37,11 @@ public struct ReplicaConfiguration: Sendable {
     /// Reply bytes the client has not read beyond which its connection is closed (only
     /// notifications can pile up that far: requests stop at the pause bound).
     public var connectionUnsentBytesClose = 64 << 20
+    /// Node changes applied per event before the replica lets other events in
+    /// (`resumeLater`); a txn is never split.
+    public var appliedChangesPerEventMax = 2_000
+    /// Expired sessions closed per tick; the rest wait for the next ticks.
+    public var sessionsExpiredPerTickMax = 500
     /// Watch-table entries of closed connections removed per tick: a connection holding a
     /// million watches leaves in slices instead of stalling the server when it closes.
     public var watchesSweptPerTick = 50_000

@@ -104,6 +104,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             }
         } catch {
             failed = true
+            // One line, as ZooKeeper's "Len error" warning.
+            let client = context.channel.remoteAddress.map { "\($0)" } ?? "connection \(connectionId)"
+            shell.logger.warning(
+                "invalid frame length \(error.length) (jute.maxbuffer \(limits.frameBytesMax)); closing",
+                metadata: ["client": "\(client)"])
         }
         let consumed = buffered!.readerIndex - start
         if buffered!.readableBytes == 0 { buffered = nil } else { buffered!.discardReadBytes() }

@@ -163,6 +163,9 @@ final class ReplicaShell: @unchecked Sendable {
                 logger.warning("\(text)", metadata: ["client": "\(client)"])
             case .appendLog(let txn):
                 txns.append(txn)
+            case .resumeLater:
+                // Behind whatever is queued on this loop now: other clients go first.
+                eventLoop.execute { self.run(self.replica.resume(now: Self.now())) }
             case .peer(let work):
                 // This shell runs a standalone replica, which has no peer and never asks.
                 preconditionFailure("standalone replica asked for ensemble work: \(work)")

@@ -136,6 +136,10 @@ extension Simulation {
                 _ = nodes[id]!.replica.connectionClosed(connection, now: clock(id))
             case .setReading:
                 break
+            case .resumeLater:
+                // Only a standalone replica applies in slices; ensemble members apply what
+                // their peer commits as it commits it.
+                violation = "ensemble member \(id) asked to resume applying"
             case .notice(let connection, let text):
                 trace.add("\(now) node \(id) connection \(connection): \(text)")
             }

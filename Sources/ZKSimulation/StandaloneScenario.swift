@@ -36,8 +36,10 @@ public struct StandaloneScenario {
         var batch = actions
         while !batch.isEmpty {
             var written: [(ConnectionID, Int)] = []
+            var resume = false
             for action in batch {
                 lines.append("\(action)")
+                if case .resumeLater = action { resume = true }
                 if case .appendLog(let txn) = action { unpersisted = txn.zxid }
                 if case .sendConnectResponse(let id, let response) = action, response.sessionId != 0 {
                     sessions[id] = (response.sessionId, response.passwd)
@@ -46,6 +48,7 @@ public struct StandaloneScenario {
             }
             batch = []
             for (id, bytes) in written { batch += replica.repliesWritten(id, bytes: bytes, now: now) }
+            if resume { batch += replica.resume(now: now) }
         }
         now = now.advanced(byMs: 10)
     }

@@ -11,6 +11,12 @@ public struct FrameDecoder: Sendable {
     public enum Failure: Error, Equatable, Sendable {
         /// The length prefix was negative or above `frameBytesMax` (ZooKeeper: "Len error").
         case invalidLength(Int32)
+
+        public var length: Int32 {
+            switch self {
+            case .invalidLength(let length): return length
+            }
+        }
     }
 
     /// The words ZooKeeper recognises in place of a first length prefix.

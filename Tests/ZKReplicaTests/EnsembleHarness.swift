@@ -99,7 +99,7 @@ struct EnsembleHarness {
                 received[connection, default: []].append(action)
                 // The channel goes inactive and the shell reports it.
                 handle(id, members[id]!.replica.connectionClosed(connection, now: time))
-            case .setReading, .notice:
+            case .setReading, .notice, .resumeLater:
                 break
             case .appendLog(let txn):
                 members[id]!.log.append(txn)

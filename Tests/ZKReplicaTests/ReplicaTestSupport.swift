@@ -176,7 +176,9 @@ struct ReplicaHarness {
         while !batch.isEmpty {
             all += batch
             var written: [(ConnectionID, Int)] = []
+            var resume = false
             for action in batch {
+                if case .resumeLater = action { resume = true }
                 if case .appendLog(let txn) = action {
                     unpersisted.append(txn)
                     log.append(txn)
@@ -185,6 +187,7 @@ struct ReplicaHarness {
             }
             batch = []
             for (id, bytes) in written { batch += replica.repliesWritten(id, bytes: bytes, now: time) }
+            if resume { batch += replica.resume(now: time) }
         }
         return all
     }

@@ -182,3 +182,48 @@ import ZKWire
         #expect(h.replica.sessions.sessions.count == 1)
     }
 }
+
+/// Mass expiry is spread out: at most `sessionsExpiredPerTickMax` closeSessions per tick,
+/// and durable txns applied at most `appliedChangesPerEventMax` node changes per event,
+/// with other clients answered in between.
+@Suite struct ExpirySliceTests {
+    static func droppedSessions(_ h: inout ReplicaHarness, count: Int, ephemerals: Int) {
+        for id in ConnectionID(1)...ConnectionID(count) {
+            h.connect(id, timeout: 4_000)
+            for index in 0..<ephemerals { h.send(id, Req.create(Int32(index + 1), "/c\(id)-\(index)", flags: 1)) }
+            h.persist()
+            _ = h.replica.connectionClosed(id, now: h.time)
+        }
+    }
+
+    @Test func expiredSessionsAreClosedAFewHundredPerTick() {
+        var h = ReplicaHarness { $0.sessionsExpiredPerTickMax = 30 }
+        Self.droppedSessions(&h, count: 100, ephemerals: 1)
+        var perTick: [Int] = []
+        for step in 1...5 {
+            perTick.append(h.tick(at: h.now + (step == 1 ? 10_000 : 100)).appendedTxns.count)
+            h.persist()
+        }
+        #expect(perTick == [30, 30, 30, 10, 0])
+        #expect(h.replica.tree.ephemeralCount == 0)
+    }
+
+    @Test func durableTxnsAreAppliedInSlicesWithOthersServedBetween() {
+        var h = ReplicaHarness { $0.appliedChangesPerEventMax = 100 }
+        Self.droppedSessions(&h, count: 20, ephemerals: 20)
+        h.connect(500, timeout: 40_000)
+        h.tick(at: h.now + 10_000)
+        // 20 closeSessions of 21 changes each are durable; the first event applies five.
+        let last = h.unpersisted.last!.zxid
+        h.unpersisted = []
+        let first = h.replica.logPersisted(upTo: last, now: h.time)
+        #expect(first.contains(.resumeLater))
+        #expect(h.replica.tree.ephemeralCount == 15 * 20)
+        // Another client's read is answered before the rest is applied.
+        #expect(h.replica.frameReceived(500, Req.exists(1, "/c20-0"), now: h.time).replies(to: 500).first?.header.err == 0)
+        var resumes = 0
+        while h.replica.resume(now: h.time).contains(.resumeLater) { resumes += 1 }
+        #expect(resumes == 2)
+        #expect(h.replica.tree.ephemeralCount == 0)
+    }
+}
