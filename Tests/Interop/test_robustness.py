@@ -183,3 +183,55 @@ def test_seeded_garbage_never_crashes_the_server(server, bystander):
         finally:
             sock.close()
     assert server.four_letter("ruok") == "imok"
+
+
+def closed_cleanly(sock, timeout=5.0) -> bool:
+    """True once the peer closed with FIN (recv gives b''), False on a reset or timeout."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return True
+    except (ConnectionResetError, BrokenPipeError, socket.timeout):
+        return False
+
+
+@pytest.mark.parametrize("junk_kb", [0, 200])
+def test_oversized_frame_is_closed_cleanly_not_reset(server, bystander, junk_kb):
+    """ZooKeeper shuts its output first, so the client sees EOF even with its own bytes
+    still unread by the server (a plain close would send a reset for them)."""
+    sock = handshake(server)
+    sock.sendall(struct.pack(">i", 0xFFFFF + 1) + b"j" * (junk_kb * 1024))
+    assert closed_cleanly(sock)
+
+
+def test_negative_acl_count_is_invalid_acl(server, bystander):
+    """Java's jute reads a vector count below -1 as an empty list: INVALIDACL, not a
+    marshalling error."""
+    sock = handshake(server)
+    body = struct.pack(">i", 2) + b"/n" + struct.pack(">i", 0) + struct.pack(">i", -5) + struct.pack(">i", 0)
+    sock.sendall(frame(struct.pack(">ii", 1, 1) + body))
+    xid, _zxid, err = struct.unpack(">iqi", read_frame(sock)[:16])
+    assert (xid, err) == (1, -114)
+
+
+def test_undecodable_auth_packet_closes_without_reply(server, bystander):
+    sock = handshake(server)
+    sock.sendall(frame(struct.pack(">ii", -4, 100) + struct.pack(">i", 0)))
+    sock.settimeout(5)
+    data = b""
+    closed = False
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+    except ConnectionResetError:
+        closed = True
+    except socket.timeout:
+        pass
+    assert closed
+    assert data == b""
