@@ -884,23 +884,22 @@ class RssSampler:
         self.peak = rss_mb(self.pid) or 0.0
 
 
-def settle_rss(pid: int, target_mb: float, timeout: float) -> Optional[float]:
-    """Poll RSS until it is at or under `target_mb` or `timeout` passes; the last value."""
+def _settle(read, target, timeout: float):
+    """Poll `read()` until it is at or under `target` or `timeout` passes; the last value."""
     end = time.monotonic() + timeout
-    r = rss_mb(pid)
-    while r is not None and r > target_mb and time.monotonic() < end:
+    value = read()
+    while value is not None and value > target and time.monotonic() < end:
         time.sleep(0.25)
-        r = rss_mb(pid)
-    return r
+        value = read()
+    return value
+
+
+def settle_rss(pid: int, target_mb: float, timeout: float) -> Optional[float]:
+    return _settle(lambda: rss_mb(pid), target_mb, timeout)
 
 
 def settle_fds(pid: int, target: int, timeout: float) -> Optional[int]:
-    end = time.monotonic() + timeout
-    n = fd_count(pid)
-    while n is not None and n > target and time.monotonic() < end:
-        time.sleep(0.25)
-        n = fd_count(pid)
-    return n
+    return _settle(lambda: fd_count(pid), target, timeout)
 
 
 # -- figures ----------------------------------------------------------------------------
