@@ -144,8 +144,11 @@ extension Simulation {
                 trace.add("\(now) node \(id) connection \(connection): \(text)")
             }
         }
-        for (connection, bytes) in written where violation == nil {
-            carryOut(nodes[id]!.replica.repliesWritten(connection, bytes: bytes, now: clock(id)), at: id)
+        if !written.isEmpty, violation == nil {
+            let time = clock(id)
+            var more: [ReplicaAction] = []
+            for (connection, bytes) in written { more += nodes[id]!.replica.repliesWritten(connection, bytes: bytes, now: time) }
+            if !more.isEmpty { carryOut(more, at: id) }
         }
         if let last = appended.last {
             let (file, length) = nodes[id]!.disk.append(appended)
@@ -220,9 +223,10 @@ extension Simulation {
     /// clock from an origin of its own, far from the wall clock's, so that code mixing the
     /// two breaks here. Both run at the member's rate.
     func clock(_ id: ServerID) -> ReplicaTime {
-        let node = nodes[id]!
-        let elapsed = now * node.clockRatePerMille / 1000
-        return ReplicaTime(elapsedMs: Int64(id) * 1_000_000_000 + elapsed, wallMs: node.clockOffsetMs + elapsed)
+        // Two fields read, not the node copied (it holds the whole replica).
+        let rate = nodes[id]!.clockRatePerMille, offset = nodes[id]!.clockOffsetMs
+        let elapsed = now * rate / 1000
+        return ReplicaTime(elapsedMs: Int64(id) * 1_000_000_000 + elapsed, wallMs: offset + elapsed)
     }
 
     /// The liveness phase: the network heals and every member comes back, except a
