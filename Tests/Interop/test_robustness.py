@@ -40,18 +40,23 @@ def recv_exact(sock, count) -> bytes:
     return data
 
 
-def is_closed(sock, timeout=5.0) -> bool:
-    """True once the peer closed the connection (EOF or reset) within `timeout`."""
+def close_kind(sock, timeout=5.0) -> str:
+    """How the peer ended the connection within `timeout`: "eof" (FIN), "reset", or "open"."""
     sock.settimeout(timeout)
     try:
         while True:
             chunk = sock.recv(65536)
             if not chunk:
-                return True
+                return "eof"
     except (ConnectionResetError, BrokenPipeError):
-        return True
+        return "reset"
     except socket.timeout:
-        return False
+        return "open"
+
+
+def is_closed(sock, timeout=5.0) -> bool:
+    """True once the peer closed the connection (EOF or reset) within `timeout`."""
+    return close_kind(sock, timeout) != "open"
 
 
 def handshake(server) -> socket.socket:
@@ -187,14 +192,7 @@ def test_seeded_garbage_never_crashes_the_server(server, bystander):
 
 def closed_cleanly(sock, timeout=5.0) -> bool:
     """True once the peer closed with FIN (recv gives b''), False on a reset or timeout."""
-    sock.settimeout(timeout)
-    try:
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return True
-    except (ConnectionResetError, BrokenPipeError, socket.timeout):
-        return False
+    return close_kind(sock, timeout) == "eof"
 
 
 @pytest.mark.parametrize("junk_kb", [0, 200])
