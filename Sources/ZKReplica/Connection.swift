@@ -99,7 +99,7 @@ struct Connection: Sendable {
     var establishedAtMs: Int64 = 0
     var negotiatedTimeoutMs: Int32 = 0
 
-    init(id: ConnectionID, address: String, port: Int, now: ReplicaTime) {
+    init(id: ConnectionID, address: String, port: Int) {
         self.id = id
         self.address = address
         self.port = port

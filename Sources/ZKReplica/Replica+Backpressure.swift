@@ -124,10 +124,11 @@ extension Replica {
     }
 
     /// Hands a reply, notification or connect response to the shell and counts its bytes
-    /// against the connection until the shell reports them written.
-    mutating func send(_ action: ReplicaAction) {
+    /// (`frameBytes` when the caller measured them already) against the connection until the
+    /// shell reports them written.
+    mutating func send(_ action: ReplicaAction, frameBytes: Int? = nil) {
         actions.append(action)
-        guard let id = action.connectionId, let bytes = action.frameBytes, connections[id] != nil else { return }
+        guard let id = action.connectionId, let bytes = frameBytes ?? action.frameBytes, connections[id] != nil else { return }
         connections[id]!.unsentReplyBytes += bytes
         let unsent = connections[id]!.unsentReplyBytes
         if unsent > configuration.connectionUnsentBytesClose, connections[id]?.phase.isClosed == false {

@@ -201,13 +201,14 @@ extension Replica {
                 answered = true
                 // Results share the tree's buffers, so measuring costs nothing; encoding a
                 // reply past the bound (a multiRead of 2,000 large nodes: over 2 GiB) would.
-                let replyBytes = EncodedSize.reply(header, response) - EncodedSize.framePrefix
+                let frameBytes = EncodedSize.reply(header, response)
+                let replyBytes = frameBytes - EncodedSize.framePrefix
                 guard replyBytes <= configuration.replyBytesMax else {
                     actions.append(.notice(id, "a \(head.opCode.shortName) reply of \(replyBytes) bytes exceeds replyBytesMax \(configuration.replyBytesMax); closing"))
                     close(id)
                     return
                 }
-                sendReply(id, header, response, receivedAtMs: head.receivedAtMs, now: now)
+                sendReply(id, header, response, frameBytes: frameBytes, receivedAtMs: head.receivedAtMs, now: now)
             case .done(let header, let response, let closeAfter):
                 dequeueHead(id)
                 answered = true
@@ -225,8 +226,11 @@ extension Replica {
         outstandingRequests -= 1
     }
 
-    mutating func sendReply(_ id: ConnectionID, _ header: ReplyHeader, _ response: Response, receivedAtMs: Int64, now: ReplicaTime) {
-        send(.sendReply(id, header, response))
+    /// `frameBytes`: the reply's encoded size when the caller measured it already.
+    mutating func sendReply(
+        _ id: ConnectionID, _ header: ReplyHeader, _ response: Response, frameBytes: Int? = nil, receivedAtMs: Int64, now: ReplicaTime
+    ) {
+        send(.sendReply(id, header, response), frameBytes: frameBytes)
         let latency = max(0, now.elapsedMs - receivedAtMs)
         stats.recordLatency(latency)
         stats.packetsSent += 1

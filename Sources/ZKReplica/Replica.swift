@@ -103,7 +103,7 @@ public struct Replica: Sendable {
     public mutating func connectionOpened(_ id: ConnectionID, address: String, port: Int, now: ReplicaTime) -> [ReplicaAction] {
         actions = []
         let fromSameAddress = connectionsByAddress[address, default: 0]
-        connections[id] = Connection(id: id, address: address, port: port, now: now)
+        connections[id] = Connection(id: id, address: address, port: port)
         connectionsByAddress[address, default: 0] += 1
         // The handshake deadline: a ConnectRequest must arrive within this time.
         connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: configuration.sessionlessConnectionTimeoutMs)
@@ -124,6 +124,10 @@ public struct Replica: Sendable {
         }
         watches.removeWatcher(id)
         if case .awaitingSession(let sessionId) = connection.phase { connectingSessions[sessionId] = nil }
+        if case .awaitingRevalidation(let sessionId) = connection.phase {
+            revalidatingSessions[sessionId]?.removeAll { $0 == id }
+            if revalidatingSessions[sessionId]?.isEmpty == true { revalidatingSessions[sessionId] = nil }
+        }
         if !pendingSyncs.isEmpty {
             for (requestId, waiting) in pendingSyncs where waiting == id { pendingSyncs[requestId] = nil }
         }

@@ -127,8 +127,13 @@ final class ReplicaShell: @unchecked Sendable {
             indexOf[id] = outgoing.count - 1
             return outgoing.count - 1
         }
-        func added(_ action: ReplicaAction, at index: Int) {
-            outgoing[index].frameBytes += action.frameBytes ?? 0
+        // A frame's bytes are what the encoder wrote (`EncodedSize`, which the replica
+        // counted, is the same number; a unit test holds the two together).
+        func encode(_ id: ConnectionID, _ frame: (inout ByteBuffer) -> Void) {
+            let index = buffer(id)
+            let before = outgoing[index].bytes.readableBytes
+            frame(&outgoing[index].bytes)
+            outgoing[index].frameBytes += outgoing[index].bytes.readableBytes - before
             guard outgoing[index].bytes.readableBytes >= Self.writeChunkBytes else { return }
             write(outgoing[index])
             outgoing[index] = Outgoing(id: outgoing[index].id)
@@ -136,17 +141,11 @@ final class ReplicaShell: @unchecked Sendable {
         for action in actions {
             switch action {
             case .sendConnectResponse(let id, let response):
-                let index = buffer(id)
-                FrameEncoder.connectResponse(response, into: &outgoing[index].bytes)
-                added(action, at: index)
+                encode(id) { FrameEncoder.connectResponse(response, into: &$0) }
             case .sendReply(let id, let header, let response):
-                let index = buffer(id)
-                FrameEncoder.reply(header, response, into: &outgoing[index].bytes)
-                added(action, at: index)
+                encode(id) { FrameEncoder.reply(header, response, into: &$0) }
             case .sendNotification(let id, let event, let zxid):
-                let index = buffer(id)
-                FrameEncoder.notification(event, zxid: zxid, into: &outgoing[index].bytes)
-                added(action, at: index)
+                encode(id) { FrameEncoder.notification(event, zxid: zxid, into: &$0) }
             case .sendText(let id, let text):
                 outgoing[buffer(id)].bytes.writeString(text)
             case .closeConnection(let id):
