@@ -44,12 +44,17 @@ let package = Package(
             "ZKModel", "ZKDataTree",
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
+        .target(name: "ZKQuorum", dependencies: [
+            "ZKConsensus", "ZKPersistence", "ZKWire", "ZKModel", "ZKDataTree",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
         .target(name: "ZKSimulation", dependencies: [
             "ZKConsensus", "ZKReplica", "ZKPersistence", "ZKWire", "ZKModel", "ZKDataTree",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .target(name: "ZKServer", dependencies: [
-            "ZKModel", "ZKWire", "ZKDataTree", "ZKReplica", "ZKPersistence",
+            "ZKModel", "ZKWire", "ZKDataTree", "ZKReplica", "ZKPersistence", "ZKConsensus", "ZKQuorum",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -77,6 +82,10 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "ZKQuorumTests", dependencies: [
+            "ZKQuorum", "ZKConsensus", "ZKPersistence", "ZKDataTree", "ZKWire", "ZKModel",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZKReplicaTests", dependencies: [
             "ZKReplica", "ZKConsensus", "ZKWire", "ZKModel", "ZKDataTree",
             .product(name: "NIOCore", package: "swift-nio"),

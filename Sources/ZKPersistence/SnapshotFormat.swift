@@ -43,6 +43,20 @@ public enum SnapshotFormat {
         writer.writeInt(magic)
         writer.writeInt(version)
         writer.writeLong(dbid)
+        writeBody(tree: tree, sessions: sessions, into: &writer)
+        seal(&writer.buffer)
+        // ZooKeeper records digest 0 for zxid 0 (no txn processed yet).
+        let zxid = tree.lastProcessedZxid
+        writer.writeLong(zxid)
+        writer.writeInt(TreeDigest.version)
+        writer.writeLong(zxid == 0 ? 0 : Int64(bitPattern: tree.digest))
+        seal(&writer.buffer)
+        return writer.buffer
+    }
+
+    /// Sessions, the ACL table, every node and the `/` marker: what follows a snapshot
+    /// file's header, and what a SNAP sync streams (`SerializeUtils.serializeSnapshot`).
+    public static func writeBody(tree: DataTree, sessions: [SessionID: Int32], into writer: inout JuteWriter) {
         writer.writeInt(Int32(sessions.count))
         for (id, timeoutMs) in sessions.sorted(by: { $0.key < $1.key }) {
             writer.writeLong(id)
@@ -61,14 +75,6 @@ public enum SnapshotFormat {
             writeStatPersisted(node, into: &writer)
         }
         writer.writeString("/")
-        seal(&writer.buffer)
-        // ZooKeeper records digest 0 for zxid 0 (no txn processed yet).
-        let zxid = tree.lastProcessedZxid
-        writer.writeLong(zxid)
-        writer.writeInt(TreeDigest.version)
-        writer.writeLong(zxid == 0 ? 0 : Int64(bitPattern: tree.digest))
-        seal(&writer.buffer)
-        return writer.buffer
     }
 
     /// Distinct ACL lists numbered 1, 2, … in the order a pre-order walk first meets them.
@@ -174,7 +180,7 @@ public enum SnapshotFormat {
         return table
     }
 
-    static func readNode(_ reader: inout JuteReader, path: String, table: [Int64: [ACL]]) throws -> DataNode {
+    public static func readNode(_ reader: inout JuteReader, path: String, table: [Int64: [ACL]]) throws -> DataNode {
         let data = try reader.readBuffer()
         let reference = try reader.readLong()
         let acl: [ACL]

@@ -41,10 +41,7 @@ struct DataDirectory: Sendable {
     }
 
     func recover(options: RecoveryOptions) throws -> RecoveredState {
-        let files = DataFiles(snapshots: list(.snapshot), logs: list(.log)) { file in
-            try PosixFile.readAll(path(of: file))
-        }
-        return try Recovery.recover(files, options: options)
+        try Recovery.recover(files(), options: options)
     }
 
     /// Cuts a torn final entry off, so the file ends where its last whole txn ends.

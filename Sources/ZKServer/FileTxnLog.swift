@@ -24,17 +24,20 @@ struct FileTxnLogConfiguration: Sendable {
 /// `persisted`. A write or sync error stops the log for good: nothing more is written (so
 /// the file never holds a txn after a gap) and `failed` is called once.
 ///
-/// `@unchecked Sendable`: `queue` is only touched under `queueLock`; `file`, `position`,
-/// `fileSize` and `failure` only on the writer thread.
+/// `@unchecked Sendable`: `queue` is only touched under `queueLock`; `file`, `position`, `fileSize`, `failure` and `generation` only on the
+/// writer thread.
 final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     enum Command {
         case append([Txn])
         case roll
+        /// Ends the current file and starts a new generation: reports of txns written
+        /// before it carry the old one (a TRUNC or SNAP is about to rewrite those zxids).
+        case reset(done: @Sendable () -> Void)
     }
 
     let configuration: FileTxnLogConfiguration
     let logger: Logger
-    private let persisted: @Sendable (Zxid) -> Void
+    private let persisted: @Sendable (Zxid, UInt64) -> Void
     private let failed: @Sendable (String) -> Void
     private let queueLock = ConditionLock(value: 0)
     private var queue: [Command] = []
@@ -42,9 +45,11 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     private var position = 0
     private var fileSize = 0
     private var failure: String?
+    /// Bumped by `reset`; every durability report carries the generation it was written in.
+    private var generation: UInt64 = 0
 
     init(
-        configuration: FileTxnLogConfiguration, logger: Logger, persisted: @escaping @Sendable (Zxid) -> Void,
+        configuration: FileTxnLogConfiguration, logger: Logger, persisted: @escaping @Sendable (Zxid, UInt64) -> Void,
         failed: @escaping @Sendable (String) -> Void
     ) {
         self.configuration = configuration
@@ -63,6 +68,20 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
 
     /// The next append starts a new file (after a snapshot, as ZooKeeper rolls).
     func roll() { enqueue(.roll) }
+
+    /// Waits until what was queued before is written, closes the file and starts a new
+    /// generation; returns it. Called from the replica loop around a TRUNC or SNAP, which
+    /// then change the files while nothing is being written.
+    func reset() -> UInt64 {
+        let finished = ConditionLock(value: 0)
+        enqueue(.reset(done: { finished.lock(); finished.unlock(withValue: 1) }))
+        finished.lock(whenValue: 1)
+        finished.unlock()
+        return generationAfterReset.withLockedValue { $0 }
+    }
+
+    /// Written by the writer thread before it signals a reset done.
+    private let generationAfterReset = NIOLockedValueBox<UInt64>(0)
 
     private func enqueue(_ command: Command) {
         queueLock.lock()
@@ -99,6 +118,13 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
                     commit(batch)
                     batch = []
                     closeFile()
+                case .reset(let done):
+                    commit(batch)
+                    batch = []
+                    closeFile()
+                    generation += 1
+                    generationAfterReset.withLockedValue { [generation] in $0 = generation }
+                    done()
                 }
             }
             commit(batch)
@@ -127,7 +153,7 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
             fail("\(error)")
             return
         }
-        persisted(last.zxid)
+        persisted(last.zxid, generation)
     }
 
     private func timedSync(_ file: PosixFile) throws {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import ZKDataTree
 import ZKModel
 import ZKReplica
 import ZKWire
@@ -19,6 +20,14 @@ final class ReplicaShell: @unchecked Sendable {
     var txnLog: TxnLogWriter!
     var snapshots: SnapshotScheduler?
     var directory: DataDirectory?
+    /// Set for an ensemble member: carries out the peer's work (messages, epochs, TRUNC, SNAP).
+    var ensemble: EnsembleWork?
+    /// The log's generation (bumped by TRUNC and SNAP); older durability reports are stale.
+    var logGeneration: UInt64 = 0
+    /// An ensemble member's periodic snapshot waits until its log is durable up to the
+    /// snapshot's zxid: a snapshot ahead of the durable log would leave a hole in the
+    /// history the peer restarts with.
+    private var snapshotAwaitingLog: (tree: ZKDataTree.DataTree, sessions: [SessionID: Int32])?
     private let nextConnectionId = NIOLockedValueBox<ConnectionID>(1)
 
     init(replica: Replica, eventLoop: EventLoop, logger: Logger) {
@@ -91,8 +100,21 @@ final class ReplicaShell: @unchecked Sendable {
     }
 
     /// From the log's thread: every txn up to `zxid` is durable.
-    func logPersisted(upTo zxid: Zxid) {
-        eventLoop.execute { self.run(self.replica.logPersisted(upTo: zxid, now: Self.now())) }
+    func logPersisted(upTo zxid: Zxid, generation: UInt64 = 0) {
+        eventLoop.execute {
+            // A report from before a TRUNC or SNAP speaks of txns that are gone or rewritten.
+            guard generation == self.logGeneration else { return }
+            self.run(self.replica.logPersisted(upTo: zxid, now: Self.now()))
+            if let pending = self.snapshotAwaitingLog, pending.tree.lastProcessedZxid <= zxid {
+                self.snapshotAwaitingLog = nil
+                self.snapshots?.start(tree: pending.tree, sessions: pending.sessions)
+            }
+        }
+    }
+
+    /// On the loop: one event for the replica, its actions carried out.
+    func handle(_ event: (inout Replica, ReplicaTime) -> [ReplicaAction]) {
+        run(event(&replica, Self.now()))
     }
 
     /// From the log's thread: the log stopped after an I/O error.
@@ -117,6 +139,7 @@ final class ReplicaShell: @unchecked Sendable {
 
     private func run(_ actions: [ReplicaAction]) {
         guard !actions.isEmpty else { return }
+        defer { ensemble?.batchDone() }
         // Written in the order the batch first touched each connection.
         var outgoing: [Outgoing] = []
         var indexOf: [ConnectionID: Int] = [:]
@@ -166,17 +189,27 @@ final class ReplicaShell: @unchecked Sendable {
                 // Behind whatever is queued on this loop now: other clients go first.
                 eventLoop.execute { self.run(self.replica.resume(now: Self.now())) }
             case .peer(let work):
-                // This shell runs a standalone replica, which has no peer and never asks.
-                preconditionFailure("standalone replica asked for ensemble work: \(work)")
+                guard let ensemble else { preconditionFailure("standalone replica asked for ensemble work: \(work)") }
+                // Txns decided before a TRUNC or SNAP reach the log before it changes.
+                if !txns.isEmpty {
+                    appendToLog(txns)
+                    txns = []
+                }
+                ensemble.carryOut(work)
             }
         }
         for item in outgoing where item.bytes.readableBytes > 0 { write(item) }
-        if !txns.isEmpty {
-            txnLog.append(txns)
-            if let snapshots, snapshots.txnsLogged(txns.count) {
-                txnLog.roll()
-                snapshots.start(tree: replica.tree, sessions: replica.sessionTimeouts)
-            }
+        if !txns.isEmpty { appendToLog(txns) }
+    }
+
+    private func appendToLog(_ txns: [Txn]) {
+        txnLog.append(txns)
+        guard let snapshots, snapshots.txnsLogged(txns.count) else { return }
+        txnLog.roll()
+        if ensemble == nil {
+            snapshots.start(tree: replica.tree, sessions: replica.sessionTimeouts)
+        } else {
+            snapshotAwaitingLog = (replica.tree, replica.sessionTimeouts)
         }
     }
 

@@ -56,6 +56,8 @@ public struct ServerConfiguration: Sendable {
     public var sessionlessConnectionTimeoutMs: Int64 = 10000
     /// Keys seen that SwiftKeeper does not know; logged as warnings.
     public var unknownKeys: [String] = []
+    /// `server.N` lines and the quorum settings.
+    public var ensemble = EnsembleConfiguration()
 
     public init() {}
 
@@ -85,6 +87,12 @@ public struct ServerConfiguration: Sendable {
             let value = rawValue.trimmingCharacters(in: .whitespaces)
             let key = trimmedKey.hasPrefix("zookeeper.") ? String(trimmedKey.dropFirst("zookeeper.".count)) : trimmedKey
             try configuration.apply(key: key, value: value)
+        }
+        if let path = configuration.ensemble.dynamicConfigFile {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError(description: "dynamicConfigFile: cannot read \(path)")
+            }
+            try configuration.ensemble.loadDynamicFile(text)
         }
         try configuration.validate()
         return configuration
@@ -130,14 +138,13 @@ public struct ServerConfiguration: Sendable {
         case "replyBytesMax": replyBytesMax = try Self.integer(key, value, minimum: 1024, maximum: Int(Int32.max) - 4)
         case "nio.sessionlessCnxnTimeout": sessionlessConnectionTimeoutMs = Int64(try Self.integer(key, value, minimum: 1))
         default:
-            if key.hasPrefix("server.") || key.hasPrefix("group.") || key.hasPrefix("weight.") {
-                throw ConfigurationError(description: "\(key): ensembles are not supported yet; run without server.N lines")
-            }
+            if try ensemble.apply(key: key, value: value) { return }
             if !Self.acceptedKeys.contains(key) { unknownKeys.append(key) }
         }
     }
 
     func validate() throws {
+        try ensemble.validate()
         let minimum = effectiveMinSessionTimeoutMs, maximum = effectiveMaxSessionTimeoutMs
         if minimum > maximum {
             throw ConfigurationError(description: "minSessionTimeout: \(minimum) must not be larger than maxSessionTimeout \(maximum)")

@@ -32,6 +32,7 @@ public final class StandaloneServer: Sendable {
             logger.warning("unknown configuration key ignored", metadata: ["key": "\(key)"])
         }
         FileDescriptorLimit.raiseToHardLimit(logger: logger)
+        if !configuration.ensemble.isStandalone { return try runEnsemble() }
         let directory = DataDirectory(dataDir: configuration.dataDir, dataLogDir: configuration.dataLogDir)
         let state = try recover(directory)
         let snapshots = SnapshotScheduler(directory: directory, snapCount: configuration.snapCount, logger: logger)
@@ -50,7 +51,7 @@ public final class StandaloneServer: Sendable {
                 directory: directory.logDirectory, preAllocBytes: configuration.preAllocSizeKb * 1024,
                 forceSync: configuration.forceSync, batchTxnsMax: configuration.maxBatchSize,
                 fsyncWarningThresholdMs: configuration.fsyncWarningThresholdMs),
-            logger: logger, persisted: { shell.logPersisted(upTo: $0) }, failed: { _ in shell.logFailed() })
+            logger: logger, persisted: { zxid, _ in shell.logPersisted(upTo: zxid) }, failed: { _ in shell.logFailed() })
         shell.txnLog = txnLog
         shell.snapshots = snapshots
         shell.directory = directory
@@ -110,7 +111,8 @@ public final class StandaloneServer: Sendable {
     /// Room a logged txn may take beyond `jute.maxbuffer` (`jute.maxbuffer.extrasize`'s default).
     static let txnExtraBytes = 1024
 
-    func bind(_ shell: ReplicaShell) throws -> Channel {
+    func bind(_ shell: ReplicaShell, configuration: ServerConfiguration? = nil) throws -> Channel {
+        let configuration = configuration ?? self.configuration
         let limits = configuration.connectionLimits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(clamping: configuration.effectiveListenBacklog))

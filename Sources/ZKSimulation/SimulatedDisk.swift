@@ -92,7 +92,8 @@ struct SimulatedDisk {
         }
         // The peer gets every retained txn, not just those after the newest snapshot: a
         // snapshot may hold txns this member only fast-forwarded, which a TRUNC takes back.
-        let log = loggedTxns().filter { $0.zxid > baseZxid && $0.zxid <= state.lastZxid }
+        let log = try EnsembleDiskPlan.loggedTxns(files, payloadBytesMax: Self.options.payloadBytesMax)
+            .filter { $0.zxid > baseZxid && $0.zxid <= state.lastZxid }
         return (state, PeerDurableState(acceptedEpoch: acceptedEpoch, currentEpoch: currentEpoch, baseZxid: baseZxid, log: log))
     }
 
@@ -119,17 +120,14 @@ struct SimulatedDisk {
     /// deletes those too); the state is then read back from disk.
     mutating func truncate(to zxid: Zxid) throws -> RecoveredState {
         precondition(zxid >= baseZxid, "TRUNC to 0x\(String(zxid, radix: 16)) below the retained base 0x\(String(baseZxid, radix: 16))")
-        for snapshot in snapshots.keys where snapshot > zxid { snapshots[snapshot] = nil }
         for snapshot in pendingSnapshots.keys where snapshot > zxid { pendingSnapshots[snapshot] = nil }
-        let scanner = TxnLogScanner(payloadBytesMax: Self.options.payloadBytesMax)
-        for file in logs.keys.sorted() {
-            if file > zxid {
-                logs[file] = nil
-                continue
-            }
-            guard let cut = scanner.scan(logs[file]!.bytes).txns.first(where: { $0.txn.zxid > zxid })?.offset else { continue }
-            logs[file]!.bytes.removeLast(logs[file]!.bytes.count - cut)
-            logs[file]!.durableBytes = min(logs[file]!.durableBytes, cut)
+        let plan = try EnsembleDiskPlan.truncation(files, to: zxid, payloadBytesMax: Self.options.payloadBytesMax)
+        for file in plan.deletions {
+            if file.kind == .snapshot { snapshots[file.zxid] = nil } else { logs[file.zxid] = nil }
+        }
+        for (file, cut) in plan.cuts {
+            logs[file.zxid]!.bytes.removeLast(logs[file.zxid]!.bytes.count - cut)
+            logs[file.zxid]!.durableBytes = min(logs[file.zxid]!.durableBytes, cut)
         }
         currentLog = nil
         return try Recovery.recover(files, options: Self.options)

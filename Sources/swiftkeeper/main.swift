@@ -47,6 +47,9 @@ struct Server: ParsableCommand {
         if let dataDir { configuration.dataDir = dataDir }
         do {
             try StandaloneServer(configuration: configuration, logger: logger).run()
+        } catch let error as ConfigurationError {
+            FileHandle.standardError.write("swiftkeeper: invalid configuration: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(2)
         } catch let error as StartupError {
             FileHandle.standardError.write("swiftkeeper: \(error)\n".data(using: .utf8)!)
             throw ExitCode(1)

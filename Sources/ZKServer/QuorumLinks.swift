@@ -1,0 +1,258 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ZKConsensus
+import ZKQuorum
+
+/// One learner–leader connection and its codec. Loop-confined (the replica's loop runs
+/// every quorum channel), which is what makes `@unchecked Sendable` safe.
+final class QuorumLink: @unchecked Sendable {
+    var codec: QuorumLinkCodec
+    var channel: Channel?
+    /// The other member: known when we dial our leader; from FOLLOWERINFO when it dials us.
+    var peer: ServerID?
+
+    init(codec: QuorumLinkCodec, peer: ServerID?) {
+        self.codec = codec
+        self.peer = peer
+    }
+}
+
+/// The quorum port: a leader's connections from its learners, a learner's connection to its
+/// leader. Messages to the leader wait while the learner is still connecting; learners that
+/// connect before this member knows it leads wait until it does (or closes them once it
+/// follows someone else).
+///
+/// `@unchecked Sendable`: every field is touched only on `loop`.
+final class QuorumLinks: @unchecked Sendable {
+    let me: ServerID
+    let servers: [ServerID: QuorumServer]
+    let loop: EventLoop
+    let logger: Logger
+    let configText: String
+    let dataBytesMax: Int32
+    let connectTimeoutMs: Int64
+    /// Set by the server: a message arrived, a link to a member broke, who this member follows.
+    var deliver: ((PeerMessage, ServerID) -> Void)!
+    var lost: ((ServerID) -> Void)!
+    var currentRole: (() -> (state: ServerState, leader: ServerID?))!
+
+    private var links: [ServerID: QuorumLink] = [:]
+    /// Learners that said hello before this member led, with their hello.
+    private var waitingLearners: [ServerID: (QuorumLink, PeerMessage)] = [:]
+    /// Messages for the leader being dialled, and which leader that is.
+    private var toLeader: [PeerMessage] = []
+    private var dialingLeader: ServerID?
+    private var touched: [ObjectIdentifier: Channel] = [:]
+    static let redialDelayMs: Int64 = 100
+
+    init(me: ServerID, servers: [ServerID: QuorumServer], loop: EventLoop, logger: Logger, configText: String, dataBytesMax: Int32, connectTimeoutMs: Int64) {
+        self.me = me
+        self.servers = servers
+        self.loop = loop
+        self.logger = logger
+        self.configText = configText
+        self.dataBytesMax = dataBytesMax
+        self.connectTimeoutMs = connectTimeoutMs
+    }
+
+    func codec(_ side: QuorumLinkCodec.Side) -> QuorumLinkCodec {
+        QuorumLinkCodec(side: side, serverId: me, configText: configText, dataBytesMax: dataBytesMax)
+    }
+
+    func bind(host: String) throws -> Channel {
+        try ServerBootstrap(group: loop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let link = QuorumLink(codec: codec(.leader), peer: nil)
+                    link.channel = channel
+                    try channel.pipeline.syncOperations.addHandler(QuorumChannelHandler(links: self, link: link))
+                }
+            }
+            .bind(host: host, port: servers[me]!.quorumPort).wait()
+    }
+
+    // MARK: - Sending (on loop)
+
+    func send(_ message: PeerMessage, to peer: ServerID) {
+        if let link = links[peer], let channel = link.channel {
+            var buffer = channel.allocator.buffer(capacity: 64)
+            link.codec.encode(message, into: &buffer)
+            channel.write(buffer, promise: nil)
+            touched[ObjectIdentifier(channel)] = channel
+            return
+        }
+        let role = currentRole()
+        guard role.state == .following || role.state == .observing, role.leader == peer else { return }
+        toLeader.append(message)
+        dialLeader(peer)
+    }
+
+    /// After a batch of actions: flush what was written.
+    func flush() {
+        for channel in touched.values { channel.flush() }
+        touched = [:]
+    }
+
+    func close(_ peer: ServerID) {
+        if dialingLeader == peer {
+            dialingLeader = nil
+            toLeader = []
+        }
+        if let (link, _) = waitingLearners.removeValue(forKey: peer) { link.channel?.close(promise: nil) }
+        links[peer]?.channel?.close(promise: nil)
+    }
+
+    private func dialLeader(_ leader: ServerID) {
+        guard dialingLeader != leader, let server = servers[leader] else { return }
+        dialingLeader = leader
+        attemptDial(leader, server)
+    }
+
+    private func attemptDial(_ leader: ServerID, _ server: QuorumServer) {
+        let link = QuorumLink(codec: codec(.learner), peer: leader)
+        ClientBootstrap(group: loop)
+            .connectTimeout(.milliseconds(connectTimeoutMs))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(QuorumChannelHandler(links: self, link: link))
+                }
+            }
+            .connect(host: server.host, port: server.quorumPort)
+            .whenComplete { [self] result in
+                guard dialingLeader == leader else {
+                    if case .success(let channel) = result { channel.close(promise: nil) }
+                    return
+                }
+                switch result {
+                case .success(let channel):
+                    link.channel = channel
+                    dialingLeader = nil
+                    links[leader] = link
+                    let pending = toLeader
+                    toLeader = []
+                    for message in pending { send(message, to: leader) }
+                    flush()
+                case .failure:
+                    // The leader may not listen yet (it decides a little after us); the
+                    // peer's initLimit decides when to give up.
+                    loop.scheduleTask(in: .milliseconds(Self.redialDelayMs)) { [self] in
+                        guard dialingLeader == leader else { return }
+                        attemptDial(leader, server)
+                    }
+                }
+            }
+    }
+
+    // MARK: - From channels (on loop)
+
+    /// A learner's first packet (leader side): it says who it is.
+    func introduced(_ link: QuorumLink, _ message: PeerMessage, learner: LearnerInfo) throws {
+        let sid = learner.serverId
+        guard sid != me, let server = servers[sid] else {
+            throw QuorumWireError.unexpected("learner sid \(sid) is not a configured server")
+        }
+        guard case .learnerInfo(_, let observer) = message, observer == server.isObserver else {
+            throw QuorumWireError.unexpected("server.\(sid) is \(server.isObserver ? "an observer" : "a participant") but said otherwise")
+        }
+        link.peer = sid
+        if let (old, _) = waitingLearners.removeValue(forKey: sid) { old.channel?.close(promise: nil) }
+        if let old = links.removeValue(forKey: sid) {
+            old.channel?.close(promise: nil)
+            lost(sid)
+        }
+        if currentRole().state == .leading {
+            links[sid] = link
+            deliver(message, sid)
+        } else {
+            waitingLearners[sid] = (link, message)
+        }
+    }
+
+    /// This member now leads: learners that came early are taken in; if it follows
+    /// someone, they go.
+    func roleChanged(to state: ServerState) {
+        switch state {
+        case .leading:
+            for sid in waitingLearners.keys.sorted() {
+                let (link, message) = waitingLearners.removeValue(forKey: sid)!
+                links[sid] = link
+                deliver(message, sid)
+            }
+        case .following, .observing:
+            for (link, _) in waitingLearners.values { link.channel?.close(promise: nil) }
+            waitingLearners = [:]
+        case .looking:
+            break
+        }
+    }
+
+    func received(_ message: PeerMessage, on link: QuorumLink) {
+        guard let peer = link.peer, links[peer] === link else { return }
+        deliver(message, peer)
+    }
+
+    func closed(_ link: QuorumLink) {
+        guard let peer = link.peer else { return }
+        if let (waiting, _) = waitingLearners[peer], waiting === link { waitingLearners[peer] = nil }
+        guard links[peer] === link else { return }
+        links[peer] = nil
+        lost(peer)
+    }
+
+    func refused(_ link: QuorumLink, reason: String) {
+        logger.warning(
+            "quorum connection closed",
+            metadata: [
+                "peer": "\(link.peer.map { "server.\($0)" } ?? "unidentified")",
+                "address": "\(link.channel?.remoteAddress.map { "\($0)" } ?? "?")", "reason": "\(reason)",
+            ])
+        link.channel?.close(promise: nil)
+    }
+}
+
+/// One quorum connection: bare `QuorumPacket`s (and a SNAP's stream) both ways.
+final class QuorumChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    let links: QuorumLinks
+    let link: QuorumLink
+    private var buffer = ByteBuffer()
+
+    init(links: QuorumLinks, link: QuorumLink) {
+        self.links = links
+        self.link = link
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeBuffer(&bytes) }
+        do {
+            while let message = try link.codec.decode(from: &buffer) {
+                if link.peer == nil {
+                    guard let info = link.codec.learnerInfo else {
+                        throw QuorumWireError.unexpected("\(message.packetType) before FOLLOWERINFO/OBSERVERINFO")
+                    }
+                    try links.introduced(link, message, learner: info)
+                } else {
+                    links.received(message, on: link)
+                }
+            }
+            if buffer.readerIndex > 1 << 20 { buffer.discardReadBytes() }
+        } catch {
+            links.refused(link, reason: "\(error)")
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        links.closed(link)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}
