@@ -20,6 +20,11 @@ public struct LearnerProgress: Sendable {
     public var lastHeardMs: Int64
     /// The latest ping round this learner echoed.
     public var pingEcho: Int64 = 0
+    /// What the leader has for this learner between NEWLEADER and UPTODATE, sent right
+    /// after UPTODATE: in that window ZooKeeper 3.8's learner takes only UPTODATE (a COMMIT
+    /// there finds no proposal it still holds and crashes it, ZOOKEEPER-4394; a PING makes
+    /// it exit). Nil outside the window.
+    var held: [PeerMessage]?
 
     var receivesProposals: Bool {
         switch stage {
@@ -43,6 +48,15 @@ public struct LeaderState: Sendable {
     var nextPingMs: Int64
     var pingRound: Int64 = 0
     var pendingSyncs: [PendingLeaderSync] = []
+
+    /// Learners that were sent UPTODATE, in id order: only they are pinged. ZooKeeper's
+    /// learner exits on a PING while it is still syncing ("Got unexpected packet from leader").
+    var pingedLearners: [ServerID] {
+        learners.keys.sorted().filter { id in
+            guard case .synced = learners[id]!.stage, learners[id]!.held == nil else { return false }
+            return true
+        }
+    }
 }
 
 extension Peer {
@@ -69,11 +83,11 @@ extension Peer {
         precondition(txn.zxid == expected, "proposal zxid 0x\(String(txn.zxid, radix: 16)) is not the next one, 0x\(String(expected, radix: 16))")
         log.append(txn)
         leader.proposalAcks[txn.zxid] = []
-        role = .leading(leader)
         actions.append(.persistTxns([txn]))
         for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals && !learner.observer {
-            actions.append(send(.proposal(txn), to: id))
+            sendToLearner(.proposal(txn), id, &leader)
         }
+        role = .leading(leader)
         return take()
     }
 
@@ -191,6 +205,7 @@ extension Peer {
             return
         }
         leader.learners[id]?.stage = .syncing
+        leader.learners[id]?.held = []
         role = .leading(leader)
         actions.append(send(.newLeader(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: id))
     }
@@ -224,6 +239,7 @@ extension Peer {
         actions.append(send(.snap(zxid: zxid, snapshot: snapshot), to: id))
         sendHistory(after: zxid, to: id)
         leader.learners[id]?.stage = .syncing
+        leader.learners[id]?.held = []
         role = .leading(leader)
         actions.append(send(.newLeader(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: id))
         return take()
@@ -235,10 +251,9 @@ extension Peer {
             guard case .syncing? = leader.learners[sender]?.stage else { return }
             leader.learners[sender]?.stage = .synced
             if !configuration.quorum.observers.contains(sender) { leader.newLeaderAcks.insert(sender) }
+            if leader.phase == .broadcast { sendUpToDate(sender, &leader) }
             role = .leading(leader)
-            if leader.phase == .broadcast {
-                actions.append(send(.upToDate, to: sender))
-            } else {
+            if leader.phase != .broadcast {
                 maybeFinishSync(now: now)
             }
             return
@@ -257,12 +272,13 @@ extension Peer {
         leader.phase = .broadcast
         // Everything we logged is now on a quorum: it is committed.
         let uncommitted = log.filter { $0.zxid > committedZxid }
-        role = .leading(leader)
-        for txn in uncommitted { commitAndAnnounce(txn, to: leader) }
-        for id in leader.newLeaderAcks.sorted() { actions.append(send(.upToDate, to: id)) }
+        for txn in uncommitted { commitAndAnnounce(txn, to: &leader) }
+        // UPTODATE goes out after the commits were decided: they wait in `held` and follow it.
+        for id in leader.newLeaderAcks.sorted() { sendUpToDate(id, &leader) }
         for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.observer {
-            if case .synced = learner.stage { actions.append(send(.upToDate, to: id)) }
+            if case .synced = learner.stage { sendUpToDate(id, &leader) }
         }
+        role = .leading(leader)
         actions.append(.roleChanged(.leading, leader: me, epoch: currentEpoch))
     }
 
@@ -280,19 +296,34 @@ extension Peer {
             let voters = persistedZxid >= next.zxid ? acks.union([me]) : acks
             guard configuration.quorum.isQuorum(voters) || configuration.injectedBug == .commitWithoutQuorum else { break }
             leader.proposalAcks[next.zxid] = nil
+            commitAndAnnounce(next, to: &leader)
             role = .leading(leader)
-            commitAndAnnounce(next, to: leader)
         }
         completeLeaderSyncs()
     }
 
     /// Commits locally and tells every learner that receives proposals: COMMIT to
     /// followers, INFORM (with the txn) to observers.
-    mutating func commitAndAnnounce(_ txn: Txn, to leader: LeaderState) {
+    mutating func commitAndAnnounce(_ txn: Txn, to leader: inout LeaderState) {
         commit(txn)
         for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals {
-            actions.append(send(learner.observer ? .inform(txn) : .commit(zxid: txn.zxid), to: id))
+            sendToLearner(learner.observer ? .inform(txn) : .commit(zxid: txn.zxid), id, &leader)
         }
+    }
+
+    /// Sends to a learner now, or after its UPTODATE while it is between NEWLEADER and UPTODATE.
+    mutating func sendToLearner(_ message: PeerMessage, _ id: ServerID, _ leader: inout LeaderState) {
+        if leader.learners[id]?.held != nil {
+            leader.learners[id]!.held!.append(message)
+        } else {
+            actions.append(send(message, to: id))
+        }
+    }
+
+    mutating func sendUpToDate(_ id: ServerID, _ leader: inout LeaderState) {
+        actions.append(send(.upToDate, to: id))
+        for message in leader.learners[id]?.held ?? [] { actions.append(send(message, to: id)) }
+        leader.learners[id]?.held = nil
     }
 
     mutating func commit(_ txn: Txn) {
@@ -316,7 +347,7 @@ extension Peer {
             role = .leading(leader)
             leader.pingRound += 1
             role = .leading(leader)
-            for id in leader.learners.keys.sorted() { actions.append(send(.ping(zxid: leader.pingRound), to: id)) }
+            for id in leader.pingedLearners { actions.append(send(.ping(zxid: leader.pingRound), to: id)) }
         }
     }
 }

@@ -34,7 +34,7 @@ extension Peer {
         leader.pingRound += 1
         leader.pendingSyncs.append(PendingLeaderSync(origin: origin, requestId: requestId, zxid: lastLoggedZxid, pingRound: leader.pingRound))
         role = .leading(leader)
-        for id in leader.learners.keys.sorted() { actions.append(send(.ping(zxid: leader.pingRound), to: id)) }
+        for id in leader.pingedLearners { actions.append(send(.ping(zxid: leader.pingRound), to: id)) }
         completeLeaderSyncs()
     }
 

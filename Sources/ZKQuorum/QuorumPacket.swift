@@ -29,8 +29,9 @@ public struct QuorumPacket: Hashable, Sendable {
     }
 
     /// Takes one packet off the front of `buffer`, or nil (and nothing taken) when the bytes
-    /// so far end inside one. Throws when the bytes cannot be a packet (a length past
-    /// `dataBytesMax`, a negative count other than jute's null).
+    /// so far end inside one. Throws when the bytes cannot be a packet (a data length past
+    /// `dataBytesMax`, more auth ids than `authIdsMax`). A count below −1 reads as an empty
+    /// list, as Java's jute reads it.
     public static func decode(from buffer: inout ByteBuffer, dataBytesMax: Int32, authIdsMax: Int32 = 64) throws -> QuorumPacket? {
         var reader = JuteReader(buffer, lengthMax: dataBytesMax)
         do {

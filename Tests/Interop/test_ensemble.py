@@ -1,0 +1,200 @@
+"""A 3-member SwiftKeeper ensemble on loopback, started from zoo.cfg files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import struct
+import time
+
+import pytest
+
+from ensemble import Ensemble
+from ensemble_checks import Writers, assert_converged, client
+
+SEED = """
+from kazoo.client import KazooClient
+zk = KazooClient(hosts='{hosts}'); zk.start()
+zk.create('/test', b'data', makepath=True)
+data, stat = zk.get('/test'); zk.set('/test', b'new data'); zk.delete('/test')
+zk.stop()
+"""
+
+
+@pytest.fixture
+def ensemble(tmp_path):
+    ens = Ensemble(tmp_path, ["swiftkeeper"] * 3).start()
+    try:
+        yield ens
+    finally:
+        ens.stop()
+
+
+def test_seed_example_through_each_member(ensemble):
+    modes = sorted(ensemble.mode(m) for m in ensemble.members)
+    assert modes == ["follower", "follower", "leader"]
+    for member in ensemble.members:
+        exec(SEED.format(hosts=member.hosts), {})
+    for member in ensemble.members:
+        zk = client(member.hosts)
+        zk.create(f"/from-{member.sid}", f"{member.sid}".encode())
+        zk.stop()
+    assert_converged(ensemble, ensemble.members)
+
+
+def test_writes_through_a_follower_watch_fires_on_another(ensemble):
+    leader = ensemble.leader()
+    followers = [m for m in ensemble.members if m is not leader]
+    a, b = client(followers[0].hosts), client(followers[1].hosts)
+    seen = []
+    b.ensure_path("/watched")
+    b.get("/watched", watch=lambda event: seen.append(event.type))
+    a.set("/watched", b"x")
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert seen == ["CHANGED"]
+    # sync + read on one member sees a write acknowledged by another.
+    a.create("/seq-", b"", sequence=True)
+    b.sync("/")
+    assert len(b.get_children("/")) >= 2
+    a.stop()
+    b.stop()
+
+
+def test_ephemeral_of_a_dead_client_vanishes_everywhere(ensemble):
+    # A client process killed with SIGKILL never closes its session: the leader expires it.
+    import subprocess
+    import sys
+    owner = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from kazoo.client import KazooClient\n"
+        f"zk = KazooClient(hosts='{ensemble.members[0].hosts}', timeout=2.0); zk.start()\n"
+        "zk.create('/eph', b'', ephemeral=True)\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+    assert owner.stdout.readline().strip() == "ready"
+    watchers = [client(m.hosts) for m in ensemble.members]
+    assert all(w.exists("/eph") for w in watchers)
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(w.exists("/eph") for w in watchers):
+        time.sleep(0.1)
+    assert not any(w.exists("/eph") for w in watchers), "ephemeral of a dead client still there"
+    for w in watchers:
+        w.stop()
+
+
+def test_leader_kill_under_load_fails_over_and_loses_nothing(ensemble):
+    writers = Writers(ensemble.members).start()
+    try:
+        writers.wait_for_more(50)
+        leader = ensemble.leader()
+        killed_at = time.monotonic()
+        ensemble.kill(leader)
+        failover = writers.failover_after(killed_at)
+        print(f"failover: first write acknowledged {failover * 1000:.0f} ms after kill -9 of the leader")
+        survivors = [m for m in ensemble.members if m is not leader]
+        new_leader = ensemble.leader()
+        assert new_leader in survivors
+        writers.wait_for_more(writers.count() + 50)
+        ensemble.restart(leader)
+        writers.wait_for_more(writers.count() + 50)
+        # A follower too.
+        follower = next(m for m in ensemble.members if ensemble.mode(m) == "follower")
+        ensemble.kill(follower)
+        writers.wait_for_more(writers.count() + 50)
+        ensemble.restart(follower)
+        writers.wait_for_more(writers.count() + 50)
+        assert time.monotonic() - killed_at < 120
+    finally:
+        writers.stop()
+    assert_converged(ensemble, ensemble.members, writers)
+
+
+def test_sigstop_of_the_leader_past_the_session_timeout(ensemble):
+    writers = Writers(ensemble.members).start()
+    leader = ensemble.leader()
+    try:
+        writers.wait_for_more(30)
+        os.kill(leader.process.pid, signal.SIGSTOP)
+        before = writers.count()
+        writers.wait_for_more(before, timeout=30)
+        # Longer than any session timeout (tickTime 200 ms caps them at 4 s): the
+        # stopped leader's own clients' sessions expire unless they moved.
+        time.sleep(5)
+        os.kill(leader.process.pid, signal.SIGCONT)
+        ensemble.wait_serving([leader], timeout=30)
+        writers.wait_for_more(writers.count() + 50)
+    finally:
+        os.kill(leader.process.pid, signal.SIGCONT)
+        writers.stop()
+    assert_converged(ensemble, ensemble.members, writers)
+
+
+def _connect(port):
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+
+
+def _closed(sock, timeout=5.0):
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_bad_peer_input_closes_that_connection_only(ensemble):
+    member = ensemble.members[0]
+    cases = {
+        "unknown sid": struct.pack(">qqi", -65536, 99, 14) + b"127.0.0.1:1234",
+        "bad protocol version": struct.pack(">q", -7) + b"x" * 20,
+        "oversized address": struct.pack(">qqi", -65536, 3, 1 << 20),
+        "oversized notification": struct.pack(">qqi", -65536, 3, 14) + b"127.0.0.1:1234" + struct.pack(">i", 600 * 1024),
+    }
+    for name, payload in cases.items():
+        s = _connect(member.election_port)
+        s.sendall(payload)
+        assert _closed(s), f"election port kept a connection with {name}"
+        s.close()
+    # Quorum port: garbage, a packet of an unknown type, a learner that is not a member.
+    leader = ensemble.leader()
+    quorum_cases = {
+        "garbage": b"\xff" * 64,
+        "unknown type first": struct.pack(">iqii", 42, 0, -1, -1),
+        "unknown learner": struct.pack(">iqi", 11, 0, 20) + struct.pack(">qiq", 77, 0x10000, 0) + struct.pack(">i", -1),
+        "huge data": struct.pack(">iqi", 11, 0, 0x7fffffff),
+    }
+    for name, payload in quorum_cases.items():
+        s = _connect(leader.quorum_port)
+        s.sendall(payload)
+        assert _closed(s), f"quorum port kept a connection with {name}"
+        s.close()
+    # The ensemble carries on.
+    zk = client(member.hosts)
+    zk.create("/still-fine", b"")
+    zk.stop()
+    assert all(m.process.is_running() for m in ensemble.members)
+    logs = "".join(m.process.log_text() for m in ensemble.members)
+    assert "not a configured server" in logs
+    assert "quorum connection closed" in logs
+
+
+def test_missing_myid_stops_startup_with_exit_2(tmp_path):
+    ens = Ensemble(tmp_path, ["swiftkeeper"] * 3)
+    member = ens.members[0]
+    (member.data_dir / "myid").unlink()
+    import subprocess
+    result = subprocess.run(member.process.argv, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "myid" in result.stderr
+    (member.data_dir / "myid").write_text("9\n")
+    result = subprocess.run(member.process.argv, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "server id 9 is not among the servers" in result.stderr
