@@ -59,7 +59,32 @@ public struct LeaderState: Sendable {
     }
 }
 
+/// What `mntr` reports about a leader's learners (ZooKeeper's names in the comments).
+public struct LeaderReport: Sendable {
+    /// zk_learners: connected learners, observers included.
+    public var learners: Int
+    /// zk_synced_followers: voters that acknowledged NEWLEADER.
+    public var syncedFollowers: Int
+    /// zk_synced_observers.
+    public var syncedObservers: Int
+    /// zk_pending_syncs: `sync`s waiting for their quorum round.
+    public var pendingSyncs: Int
+}
+
 extension Peer {
+    /// Nil unless this member leads.
+    public var leaderReport: LeaderReport? {
+        guard case .leading(let leader) = role else { return nil }
+        var synced = (followers: 0, observers: 0)
+        for learner in leader.learners.values {
+            guard case .synced = learner.stage else { continue }
+            if learner.observer { synced.observers += 1 } else { synced.followers += 1 }
+        }
+        return LeaderReport(
+            learners: leader.learners.count, syncedFollowers: synced.followers, syncedObservers: synced.observers,
+            pendingSyncs: leader.pendingSyncs.count)
+    }
+
     mutating func becomeLeader(now: Int64) {
         let state = LeaderState(
             acceptedEpochs: [me: acceptedEpoch],
@@ -213,11 +238,8 @@ extension Peer {
     /// The greatest zxid we hold that is ≤ `zxid`, or nil when the learner went past it into
     /// an epoch we did not see that far (a TRUNC may not cross an epoch boundary).
     func commonPoint(_ zxid: Zxid) -> Zxid? {
-        var common = baseZxid
-        for txn in log {
-            if txn.zxid > zxid { break }
-            common = txn.zxid
-        }
+        let index = logIndex(after: zxid)
+        let common = index > 0 ? log[index - 1].zxid : baseZxid
         if common != zxid && ZxidLayout.epoch(of: common) != ZxidLayout.epoch(of: zxid) { return nil }
         return common
     }
@@ -225,7 +247,7 @@ extension Peer {
     /// Every txn we logged after `zxid`: committed ones with their COMMIT, the rest as
     /// proposals whose commits follow in broadcast.
     mutating func sendHistory(after zxid: Zxid, to id: ServerID) {
-        for txn in log where txn.zxid > zxid {
+        for txn in log[logIndex(after: zxid)...] {
             actions.append(send(.proposal(txn), to: id))
             if txn.zxid <= committedZxid { actions.append(send(.commit(zxid: txn.zxid), to: id)) }
         }
@@ -271,7 +293,7 @@ extension Peer {
         else { return }
         leader.phase = .broadcast
         // Everything we logged is now on a quorum: it is committed.
-        let uncommitted = log.filter { $0.zxid > committedZxid }
+        let uncommitted = log[logIndex(after: committedZxid)...]
         for txn in uncommitted { commitAndAnnounce(txn, to: &leader) }
         // UPTODATE goes out after the commits were decided: they wait in `held` and follow it.
         for id in leader.newLeaderAcks.sorted() { sendUpToDate(id, &leader) }
@@ -291,7 +313,8 @@ extension Peer {
     /// Commits, in zxid order, every proposal a quorum (us included, once durable) acknowledged.
     mutating func commitReady(now: Int64) {
         guard case .leading(var leader) = role, leader.phase == .broadcast else { return }
-        while let next = log.first(where: { $0.zxid > committedZxid }) {
+        while case let index = logIndex(after: committedZxid), index < log.count {
+            let next = log[index]
             guard let acks = leader.proposalAcks[next.zxid] else { break }
             let voters = persistedZxid >= next.zxid ? acks.union([me]) : acks
             guard configuration.quorum.isQuorum(voters) || configuration.injectedBug == .commitWithoutQuorum else { break }
@@ -299,6 +322,7 @@ extension Peer {
             commitAndAnnounce(next, to: &leader)
             role = .leading(leader)
         }
+        compactLog()
         completeLeaderSyncs()
     }
 
@@ -306,6 +330,7 @@ extension Peer {
     /// followers, INFORM (with the txn) to observers.
     mutating func commitAndAnnounce(_ txn: Txn, to leader: inout LeaderState) {
         commit(txn)
+        quorumCommittedZxid = txn.zxid
         for (id, learner) in leader.learners.sorted(by: { $0.key < $1.key }) where learner.receivesProposals {
             sendToLearner(learner.observer ? .inform(txn) : .commit(zxid: txn.zxid), id, &leader)
         }

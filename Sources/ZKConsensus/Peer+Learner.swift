@@ -113,7 +113,12 @@ extension Peer {
     }
 
     mutating func learnerCommit(upTo zxid: Zxid) {
-        for txn in log where txn.zxid > committedZxid && txn.zxid <= zxid { commit(txn) }
+        for txn in log[logIndex(after: committedZxid)...] {
+            if txn.zxid > zxid { break }
+            commit(txn)
+        }
+        quorumCommittedZxid = max(quorumCommittedZxid, min(zxid, committedZxid))
+        compactLog()
         completeLearnerSyncs()
     }
 
@@ -139,6 +144,7 @@ extension Peer {
             for zxid in durable { actions.append(send(.ack(zxid: zxid), to: learner.leader)) }
         }
         role = .learning(learner)
+        compactLog()
     }
 
     mutating func learnerTick(now: Int64) {

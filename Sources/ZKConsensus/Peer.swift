@@ -13,6 +13,10 @@ public struct PeerConfiguration: Sendable {
     /// Longest wait before a LOOKING member resends its vote after a quiet spell
     /// (`zookeeper.fastleader.maxNotificationInterval`); the wait starts at 200 ms and doubles.
     public var maxNotificationIntervalMs: Int64 = 60_000
+    /// Committed txns kept in memory beyond the uncommitted ones (`commitLogCount`): a
+    /// learner whose last zxid is older than the window gets SNAP. Bounds the peer's memory
+    /// under sustained writes.
+    public var commitLogCount = 500
 
     public init(me: ServerID, quorum: QuorumConfiguration) {
         self.me = me
@@ -64,6 +68,10 @@ public struct Peer: Sendable {
     public internal(set) var persistedZxid: Zxid
     /// The last txn applied to the state machine.
     public internal(set) var committedZxid: Zxid
+    /// The last txn known committed by a quorum (a COMMIT, INFORM or this leader's own
+    /// count). Unlike `committedZxid` it never includes what a member only fast-forwarded,
+    /// so the window may drop what is below it: no TRUNC ever goes back that far.
+    var quorumCommittedZxid: Zxid
     public internal(set) var role: Role
     var lastRound: Int64 = 0
     var actions: [PeerAction] = []
@@ -83,12 +91,33 @@ public struct Peer: Sendable {
         let last = durable.log.last?.zxid ?? durable.baseZxid
         persistedZxid = last
         committedZxid = last
+        quorumCommittedZxid = durable.baseZxid
         role = .looking(
             FastLeaderElection(me: configuration.me, configuration: configuration.quorum, lastZxid: last, currentEpoch: durable.currentEpoch, previousRound: 0),
             resendAtMs: now, resendDelayMs: Self.resendInitialMs)
     }
 
     public var lastLoggedZxid: Zxid { log.last?.zxid ?? baseZxid }
+
+    /// The index of the first logged txn after `zxid` (the log is in zxid order).
+    func logIndex(after zxid: Zxid) -> Int {
+        var low = 0, high = log.count
+        while low < high {
+            let middle = (low + high) / 2
+            if log[middle].zxid <= zxid { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// Drops committed txns beyond the window: only those a quorum committed, this member
+    /// applied and its disk holds.
+    mutating func compactLog() {
+        let limit = min(quorumCommittedZxid, committedZxid, persistedZxid)
+        let excess = min(log.count - configuration.commitLogCount, logIndex(after: limit))
+        guard excess > 0 else { return }
+        baseZxid = log[excess - 1].zxid
+        log.removeFirst(excess)
+    }
 
     public var state: ServerState {
         switch role {
@@ -181,7 +210,7 @@ public struct Peer: Sendable {
         // leading: what was logged counts as applied, and a later TRUNC takes back what the
         // new leader does not have.
         failPendingSyncs()
-        for txn in log where txn.zxid > committedZxid { commit(txn) }
+        for txn in log[logIndex(after: committedZxid)...] { commit(txn) }
         switch role {
         case .looking: break
         case .leading(let leader):

@@ -142,6 +142,7 @@ extension Replica {
     /// another role are closed (their clients reconnect, as ZooKeeper's do after an
     /// election), and a new leader restarts every session's expiry clock.
     mutating func roleChanged(now: ReplicaTime) {
+        roleSinceMs = now.elapsedMs
         for id in connections.keys.sorted() { dropClient(id, now: now) }
         pending = PendingChanges()
         pendingSyncs = [:]

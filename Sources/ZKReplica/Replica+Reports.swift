@@ -17,7 +17,7 @@ extension Replica {
                 case "dataLogSize": return "\(key)=\(directorySizes.logBytes)\n"
                 default: return "\(key)=\(value)\n"
                 }
-            }.joined()
+            }.joined() + configuration.configurationReportTail
         case "envi": return "Environment:\n" + configuration.environment.map { "\($0.0)=\($0.1)\n" }.joined()
         case "mntr": return monitorReport(now: now).map { "zk_\($0.0)\t\($0.1)\n" }.joined()
         case "dump": return dumpReport()
@@ -71,6 +71,7 @@ extension Replica {
         text += "Received: \(stats.packetsReceived)\nSent: \(stats.packetsSent)\nConnections: \(connections.count)\n"
         text += "Outstanding: \(outstandingRequests)\nZxid: 0x\(hex(tree.lastProcessedZxid))\nMode: \(modeName)\n"
         text += "Node count: \(tree.nodeCount)\n"
+        if peer?.state == .leading { text += "Proposal sizes last/min/max: -1/-1/-1\n" }
         return text
     }
 
@@ -112,7 +113,38 @@ extension Replica {
         return text
     }
 
+    /// `mntr`'s zk_peer_state: "leading - broadcast", "following - synchronization", …
+    var peerStateName: String? {
+        guard let peer else { return nil }
+        let state: String
+        switch peer.state {
+        case .looking: state = "looking"
+        case .following: state = "following"
+        case .leading: state = "leading"
+        case .observing: state = "observing"
+        }
+        return "\(state) - \(peer.phase.rawValue.lowercased())"
+    }
+
+    /// ZooKeeper's quorum metrics: every member's, then the leader's own.
+    func quorumMonitorReport(now: ReplicaTime) -> [(String, String)] {
+        guard let peer, let peerState = peerStateName else { return [] }
+        var lines = [("peer_state", peerState), ("quorum_size", "\(peer.configuration.quorum.voters.count)")]
+        if let report = peer.leaderReport {
+            lines += [
+                ("learners", "\(report.learners)"), ("synced_followers", "\(report.syncedFollowers)"),
+                ("synced_non_voting_followers", "0"), ("synced_observers", "\(report.syncedObservers)"),
+                ("pending_syncs", "\(report.pendingSyncs)"), ("leader_uptime", "\(now.elapsedMs - roleSinceMs)"),
+            ]
+        }
+        return lines
+    }
+
     func monitorReport(now: ReplicaTime) -> [(String, String)] {
+        standaloneMonitorReport(now: now) + quorumMonitorReport(now: now)
+    }
+
+    func standaloneMonitorReport(now: ReplicaTime) -> [(String, String)] {
         [
             ("version", configuration.version),
             ("server_state", modeName),

@@ -46,6 +46,8 @@ public struct Replica: Sendable {
     public internal(set) var stats = ServerStats()
     /// Elapsed time at start (for `uptime`).
     let startedAtMs: Int64
+    /// When the peer last changed role or phase (`mntr`'s zk_leader_uptime counts from it).
+    var roleSinceMs: Int64 = 0
     /// Set once the log failed (disk full, fsync error): writes are refused from then on,
     /// reads go on. Only a restart clears it.
     public internal(set) var writesRefused = false

@@ -58,6 +58,8 @@ public struct ReplicaConfiguration: Sendable {
     /// Text shown by `conf` and `envi`, supplied by the shell.
     public var environment: [(String, String)] = []
     public var configurationReport: [(String, String)] = []
+    /// Text `conf` prints after the key=value lines (an ensemble's `membership:` block).
+    public var configurationReportTail = ""
     public var version = "3.9.3-swiftkeeper"
 
     public init() {}

@@ -26,8 +26,18 @@ extension StandaloneServer {
         peerConfiguration.tickTimeMs = configuration.tickTimeMs
         peerConfiguration.initLimit = ensemble.initLimit
         peerConfiguration.syncLimit = ensemble.syncLimit
-        var replicaConfiguration = configuration.replicaConfiguration(environment: Self.environment(configuration))
+        var clientConfiguration = configuration
+        if let port = myServer.clientPort { clientConfiguration.clientPort = port }
+        if let host = myServer.clientHost { clientConfiguration.clientPortAddress = host }
+        var replicaConfiguration = clientConfiguration.replicaConfiguration(environment: Self.environment(configuration))
         replicaConfiguration.serverId = me
+        replicaConfiguration.configurationReport.removeAll { $0.0 == "serverId" }
+        replicaConfiguration.configurationReport += [
+            ("serverId", "\(me)"), ("initLimit", "\(ensemble.initLimit)"), ("syncLimit", "\(ensemble.syncLimit)"),
+            ("electionAlg", "3"), ("electionPort", "\(myServer.electionPort)"), ("quorumPort", "\(myServer.quorumPort)"),
+            ("peerType", myServer.isObserver ? "1" : "0"),
+        ]
+        replicaConfiguration.configurationReportTail = "membership: \n" + ensemble.configText + "\n"
         let loop = replicaGroup.next()
         let now = ReplicaShell.now()
         let replica = Replica(
@@ -67,9 +77,6 @@ extension StandaloneServer {
         let quorumHost = ensemble.quorumListenOnAllIPs ? "0.0.0.0" : myServer.host
         let electionChannel = try mesh.bind(host: quorumHost, retries: ensemble.electionPortBindRetry)
         let quorumChannel = try links.bind(host: quorumHost)
-        var clientConfiguration = configuration
-        if let port = myServer.clientPort { clientConfiguration.clientPort = port }
-        if let host = myServer.clientHost { clientConfiguration.clientPortAddress = host }
         let clientChannel = try bind(shell, configuration: clientConfiguration)
         let tickEveryMs = max(5, min(25, configuration.tickTimeMs / 8))
         loop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in shell.tick() }

@@ -25,6 +25,9 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     /// `snapCount`: a member snapshots its applied state and rolls its log after
     /// snapCount/2 + random(snapCount/2) logged txns, as the server does.
     public var snapCount: Int
+    /// The peers' in-memory window of committed txns (`commitLogCount`); small ones make
+    /// learners that fell behind it sync by SNAP.
+    public var commitLogCount: Int
     /// Keep the event trace as text in the result (for reading a failure).
     public var keepsTrace = false
 
@@ -45,11 +48,12 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
         self.injectedBug = injectedBug
         downInLiveness = Int.random(in: 0...((self.nodes - 1) / 2), using: &random)
         snapCount = [40, 150, 100_000].randomElement(using: &random)!
+        commitLogCount = [8, 60, 500].randomElement(using: &random)!
     }
 
     public var description: String {
         "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s "
-            + "with \(downInLiveness) voter(s) left down; snapCount \(snapCount), "
+            + "with \(downInLiveness) voter(s) left down; snapCount \(snapCount), commitLogCount \(commitLogCount), "
             + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
             + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, \(Simulation.clientCount) clients, a client step every ~\(clientStepMs) ms"
             + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
@@ -181,6 +185,8 @@ public struct Simulation {
         configuration.initLimit = 10
         configuration.syncLimit = 5
         configuration.maxNotificationIntervalMs = 2_000
+        // A small window, so that learners that fall behind it are synced by SNAP.
+        configuration.commitLogCount = setup.commitLogCount
         configuration.injectedBug = setup.injectedBug
         return configuration
     }

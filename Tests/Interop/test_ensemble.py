@@ -198,3 +198,28 @@ def test_missing_myid_stops_startup_with_exit_2(tmp_path):
     result = subprocess.run(member.process.argv, capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "server id 9 is not among the servers" in result.stderr
+
+
+def _mntr(member) -> dict:
+    text = member.process.four_letter("mntr")
+    return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
+
+
+def test_monitoring_in_quorum_mode(ensemble):
+    leader = ensemble.leader()
+    follower = next(m for m in ensemble.members if m is not leader)
+    lm, fm = _mntr(leader), _mntr(follower)
+    assert lm["zk_server_state"] == "leader" and lm["zk_peer_state"] == "leading - broadcast"
+    assert fm["zk_server_state"] == "follower" and fm["zk_peer_state"] == "following - broadcast"
+    assert lm["zk_quorum_size"] == fm["zk_quorum_size"] == "3"
+    assert lm["zk_learners"] == "2" and lm["zk_synced_followers"] == "2"
+    assert lm["zk_synced_observers"] == "0" and lm["zk_pending_syncs"] == "0"
+    assert int(lm["zk_leader_uptime"]) >= 0
+    assert "zk_synced_followers" not in fm
+    assert "Proposal sizes last/min/max: -1/-1/-1" in leader.process.four_letter("srvr")
+    conf = follower.process.four_letter("conf")
+    assert f"serverId={follower.sid}\n" in conf and "initLimit=10\n" in conf and "electionAlg=3\n" in conf
+    assert f"quorumPort={follower.quorum_port}\n" in conf and "peerType=0\n" in conf
+    assert f"clientPort={follower.client_port}\n" in conf
+    membership = conf[conf.index("membership: \n") + len("membership: \n"):]
+    assert membership.splitlines() == [f"server.{m.sid}=" + m.server_line() for m in ensemble.members] + ["version=0"]
