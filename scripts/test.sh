@@ -11,7 +11,8 @@
 #   SKIP_SWIFT_TEST=1     skip `swift test` and the simulator's regression seeds
 #   INTEROP_ONLY=LIST     comma list choosing the interop steps:
 #                           pytest  -> pytest Tests/Interop
-#                           kazoo   -> kazoo's suite (kazoo.tests)
+#                           kazoo   -> kazoo's suite (kazoo.tests), standalone and
+#                                      against a 3-member ensemble
 #                           none    -> no interop step
 #                           anything else is a path or node id under Tests/Interop
 #                           given to pytest (e.g. test_example.py, differential)
@@ -199,6 +200,13 @@ kazoo_suite() {
         --kazoo-server="${KAZOO_SERVER:-swiftkeeper}" ${PYTEST_ARGS:-}
 }
 
+# kazoo's suite again, against a real 3-member ensemble: the tests that stop and restart
+# servers, fail over and use read-only mode run there.
+kazoo_ensemble_suite() {
+    "$VENV/bin/python" "$REPO/Tests/Interop/run_kazoo_suite.py" --kazoo-ensemble \
+        --kazoo-server="${KAZOO_SERVER:-swiftkeeper}" ${PYTEST_ARGS:-}
+}
+
 # -- run ----------------------------------------------------------------------------------
 step deps install_system_deps
 step venv setup_venv
@@ -238,8 +246,10 @@ fi
 
 if [ "$run_kazoo" = "1" ]; then
     step "kazoo-suite(${KAZOO_SERVER:-swiftkeeper})" kazoo_suite
+    step "kazoo-ensemble(${KAZOO_SERVER:-swiftkeeper})" kazoo_ensemble_suite
 else
     skip_step kazoo-suite "INTEROP_ONLY=$INTEROP_ONLY"
+    skip_step kazoo-ensemble "INTEROP_ONLY=$INTEROP_ONLY"
 fi
 
 echo

@@ -7,12 +7,19 @@ extension Replica {
     /// The first frame must be a ConnectRequest (`ZooKeeperServer.processConnectRequest`).
     mutating func handleConnect(_ id: ConnectionID, _ frame: ByteBuffer, now: ReplicaTime) {
         var reader = JuteReader(frame, lengthMax: Int32(configuration.frameBytesMax))
-        // An ensemble member that is electing or syncing serves nobody: the client tries another.
-        guard isServing, let request = try? ConnectRequest.decode(from: &reader) else {
+        guard let request = try? ConnectRequest.decode(from: &reader) else {
             close(id)
             return
         }
         connections[id]?.readOnlyByte = request.readOnly
+        // An ensemble member that is electing or syncing serves nobody (the client tries
+        // another), except read-only clients in read-only mode.
+        guard isServing else {
+            guard request.readOnly == true, servesReadOnly(now: now) else { return close(id) }
+            let timeout = min(max(request.timeOut, configuration.minSessionTimeoutMs), configuration.maxSessionTimeoutMs)
+            connections[id]?.negotiatedTimeoutMs = timeout
+            return connectReadOnly(id, request, timeoutMs: timeout, now: now)
+        }
         // A client that has seen a newer state than ours must try another server.
         if request.lastZxidSeen > tree.lastProcessedZxid {
             close(id)
@@ -75,7 +82,7 @@ extension Replica {
         establish(id, sessionId: sessionId, timeoutMs: timeout, passwd: session.passwd, now: now)
     }
 
-    mutating func establish(_ id: ConnectionID, sessionId: SessionID, timeoutMs: Int32, passwd: [UInt8], now: ReplicaTime) {
+    mutating func establish(_ id: ConnectionID, sessionId: SessionID, timeoutMs: Int32, passwd: [UInt8], readOnly: Bool = false, now: ReplicaTime) {
         guard connections[id] != nil else { return }
         connections[id]!.phase = .established(sessionId)
         connections[id]!.establishedAtMs = now.wallMs
@@ -83,7 +90,7 @@ extension Replica {
         connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: Int64(timeoutMs))
         let response = ConnectResponse(
             timeOut: timeoutMs, sessionId: sessionId, passwd: passwd,
-            readOnly: connections[id]!.readOnlyByte == nil ? nil : false)
+            readOnly: connections[id]!.readOnlyByte == nil ? nil : readOnly)
         send(.sendConnectResponse(id, response))
         // Requests sent ahead of this answer waited for it.
         pump(id, now: now)

@@ -144,6 +144,7 @@ extension Replica {
     mutating func roleChanged(now: ReplicaTime) {
         roleSinceMs = now.elapsedMs
         for id in connections.keys.sorted() { dropClient(id, now: now) }
+        readOnlySessions = []
         pending = PendingChanges()
         pendingSyncs = [:]
         connectingSessions = [:]

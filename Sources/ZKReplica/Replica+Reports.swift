@@ -6,7 +6,7 @@ extension Replica {
     mutating func fourLetterWordReport(_ word: String, now: ReplicaTime) -> String {
         switch word {
         case "ruok": return "imok"
-        case "isro": return "rw"
+        case "isro": return servesReadOnly(now: now) ? "ro" : "rw"
         case "srvr": return serverSummary(withClients: false)
         case "stat": return serverSummary(withClients: true)
         case "cons": return connectionsReport(now: now) + "\n"

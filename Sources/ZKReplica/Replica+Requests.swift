@@ -51,6 +51,11 @@ extension Replica {
             enqueueDone(id, xid: xid, opCode: opCode, .sessionExpired, now: now)
             return
         }
+        if !readOnlySessions.isEmpty, isReadOnly(id) {
+            if opCode == .closeSession { return closeReadOnlySession(id, xid: xid, now: now) }
+            if let code = readOnlyRefusal(opCode) { return enqueueDone(id, xid: xid, opCode: opCode, code, now: now) }
+            return enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now.elapsedMs, state: .read(request)), now: now)
+        }
         if writesRefused && Self.isWrite(opCode) {
             enqueueDone(id, xid: xid, opCode: opCode, .notReadOnly, now: now)
             return

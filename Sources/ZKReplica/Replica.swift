@@ -48,6 +48,8 @@ public struct Replica: Sendable {
     let startedAtMs: Int64
     /// When the peer last changed role or phase (`mntr`'s zk_leader_uptime counts from it).
     var roleSinceMs: Int64 = 0
+    /// Sessions of read-only clients, local to this member (read-only mode).
+    var readOnlySessions: Set<SessionID> = []
     /// Set once the log failed (disk full, fsync error): writes are refused from then on,
     /// reads go on. Only a restart clears it.
     public internal(set) var writesRefused = false
@@ -125,6 +127,7 @@ public struct Replica: Sendable {
             connectionsByAddress[connection.address] = count > 1 ? count - 1 : nil
         }
         watches.removeWatcher(id)
+        if !readOnlySessions.isEmpty, let sessionId = connection.sessionId { readOnlySessions.remove(sessionId) }
         if case .awaitingSession(let sessionId) = connection.phase { connectingSessions[sessionId] = nil }
         if case .awaitingRevalidation(let sessionId) = connection.phase {
             revalidatingSessions[sessionId]?.removeAll { $0 == id }

@@ -22,6 +22,8 @@ public struct ReplicaConfiguration: Sendable {
     public var superDigest: String?
     public var digestAuthEnabled = true
     public var reconfigEnabled = false
+    /// `readonlymode.enabled`: serve read-only clients while out of the quorum.
+    public var readOnlyModeEnabled = false
     /// Four-letter words that may run; `srvr` always may.
     public var fourLetterWordWhitelist: Set<String> = ["srvr"]
     /// `zookeeper.nio.sessionlessCnxnTimeout`: how long a connection may take to send its

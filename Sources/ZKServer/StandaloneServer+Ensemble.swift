@@ -31,6 +31,7 @@ extension StandaloneServer {
         if let host = myServer.clientHost { clientConfiguration.clientPortAddress = host }
         var replicaConfiguration = clientConfiguration.replicaConfiguration(environment: Self.environment(configuration))
         replicaConfiguration.serverId = me
+        replicaConfiguration.readOnlyModeEnabled = ensemble.readOnlyModeEnabled
         replicaConfiguration.configurationReport.removeAll { $0.0 == "serverId" }
         replicaConfiguration.configurationReport += [
             ("serverId", "\(me)"), ("initLimit", "\(ensemble.initLimit)"), ("syncLimit", "\(ensemble.syncLimit)"),

@@ -37,7 +37,7 @@ loopback_guard.install()
 import pytest  # noqa: E402
 
 import servers  # noqa: E402
-from kazoo_skips import SKIPS  # noqa: E402
+from kazoo_skips import ENSEMBLE_SKIPS, SKIPS  # noqa: E402
 
 # kazoo.tests.util reads these at import time; with CI set and
 # ZOOKEEPER_VERSION set, tests trust the env instead of asking the server
@@ -63,6 +63,14 @@ SUITE_CFG = {
     "znode.container.checkIntervalMs": "1000",
     "localSessionsEnabled": "false",
     "localSessionsUpgradingEnabled": "false",
+}
+# kazoo's harness runs its ensemble with these (quick elections and expiry).
+ENSEMBLE_CFG = {
+    "tickTime": "500",
+    "initLimit": "10",
+    "syncLimit": "5",
+    # kazoo's harness runs ZooKeeper with -Dreadonlymode.enabled=true (TestReadOnlyMode).
+    "readonlymode.enabled": "true",
 }
 # Extra JVM system properties for Apache ZooKeeper only (kazoo's harness
 # passes -Dfile.encoding=UTF-8 so digest credentials decode as UTF-8).
@@ -121,11 +129,25 @@ class ExternalServer:
         return lines[-num_lines:]
 
 
-class ExternalCluster:
-    """Stands in for kazoo.testing.common.ZookeeperCluster (one member)."""
+class EnsembleMember(ExternalServer):
+    """A member of a real ensemble: stop() stops its process, run() starts it again and
+    waits until it serves (as kazoo's ManagedZooKeeper does)."""
 
-    def __init__(self, srv: servers.ServerProcess):
-        self._servers = [ExternalServer(srv)]
+    def __init__(self, ensemble, member):
+        super().__init__(member.process)
+        self.ensemble = ensemble
+        self.member = member
+
+    def run(self) -> None:
+        if not self.srv.is_running():
+            self.ensemble.restart(self.member)
+
+
+class ExternalCluster:
+    """Stands in for kazoo.testing.common.ZookeeperCluster."""
+
+    def __init__(self, srv: servers.ServerProcess | None = None, members: list | None = None):
+        self._servers = members if members is not None else [ExternalServer(srv)]
 
     def __getitem__(self, k):
         return self._servers[k]
@@ -170,19 +192,27 @@ class KazooSuite:
         self.cluster: ExternalCluster | None = None
         self.work_dir: Path | None = None
         self.unknown_skips: list[str] = []
+        self.ensemble = None
 
     def start(self) -> None:
         base = os.environ.get("KAZOO_SUITE_TMP")
         if base:
             Path(base).mkdir(parents=True, exist_ok=True)
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"kazoo-suite-{self.kind}-", dir=base))
-        if self.kind == "zookeeper":
+        if self.config.getoption("kazoo_ensemble"):
+            from ensemble import Ensemble
+            cfg = dict(SUITE_CFG)
+            cfg.update(ENSEMBLE_CFG)
+            self.ensemble = Ensemble(self.work_dir, [self.kind] * 3, extra_cfg=cfg).start()
+            self.cluster = ExternalCluster(members=[EnsembleMember(self.ensemble, m) for m in self.ensemble.members])
+        elif self.kind == "zookeeper":
             self.srv = servers.start_zookeeper(self.work_dir, SUITE_CFG, jvm_props=ZK_JVM_PROPS)
+            self.cluster = ExternalCluster(self.srv)
         elif self.kind == "swiftkeeper":
             self.srv = servers.start_swiftkeeper(self.work_dir, SUITE_CFG)
+            self.cluster = ExternalCluster(self.srv)
         else:
             raise pytest.UsageError(f"--kazoo-server must be swiftkeeper or zookeeper, not {self.kind!r}")
-        self.cluster = ExternalCluster(self.srv)
 
         # kazoo's client threads keep logging after a test ends, when pytest's
         # capture is gone; send that to a file instead of the terminal.
@@ -205,6 +235,8 @@ class KazooSuite:
     def stop(self) -> None:
         if self.srv is not None:
             self.srv.stop()
+        if getattr(self, "ensemble", None) is not None:
+            self.ensemble.stop()
 
 
 def pytest_addoption(parser):
@@ -212,6 +244,8 @@ def pytest_addoption(parser):
     group.addoption("--kazoo-server", dest="kazoo_server", default=None,
                     choices=("swiftkeeper", "zookeeper"),
                     help="server to run kazoo.tests against (default: env KAZOO_SERVER or swiftkeeper)")
+    group.addoption("--kazoo-ensemble", dest="kazoo_ensemble", action="store_true",
+                    help="run against a 3-member ensemble of --kazoo-server members (ENSEMBLE_SKIPS apply)")
     group.addoption("--kazoo-no-skips", dest="kazoo_no_skips", action="store_true",
                     help="do not apply kazoo_skips.SKIPS (to see what those tests do)")
 
@@ -242,16 +276,18 @@ def pytest_collection_modifyitems(session, config, items):
         key = _skip_key(item.nodeid)
         # Parametrized ids are listed without their [param] part.
         base = key.split("[", 1)[0]
-        reason = SKIPS.get(key) or SKIPS.get(base)
+        skips = ENSEMBLE_SKIPS if config.getoption("kazoo_ensemble") else SKIPS
+        reason = skips.get(key) or skips.get(base)
         if reason is None:
             continue
-        seen.add(key if key in SKIPS else base)
+        seen.add(key if key in skips else base)
         if not config.getoption("kazoo_no_skips"):
             item.add_marker(pytest.mark.skip(reason=f"[kazoo_skips] {reason}"))
     # A stale entry means kazoo changed; say so rather than silently skipping less.
     if not config.getoption("deselect") and not config.getoption("keyword") \
             and not config.getoption("markexpr") and _whole_suite(config):
-        suite.unknown_skips = sorted(set(SKIPS) - seen)
+        listed = ENSEMBLE_SKIPS if config.getoption("kazoo_ensemble") else SKIPS
+        suite.unknown_skips = sorted(set(listed) - seen)
 
 
 def _whole_suite(config) -> bool:
@@ -272,7 +308,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     stats = tr.stats
     ours = [r for r in stats.get("skipped", [])
             if "[kazoo_skips]" in str(getattr(r, "longrepr", ""))]
-    tr.write_line(f"kazoo_skips.py skips applied: {len(ours)} of {len(SKIPS)} listed")
+    if suite.ensemble is not None:
+        tr.write_sep("-", "kazoo suite ensemble")
+        for m in suite.ensemble.members:
+            tr.write_line(f"member {m.sid}: {m.kind} at {m.hosts}, log {m.process.log_path}")
+    listed = ENSEMBLE_SKIPS if suite.ensemble is not None else SKIPS
+    tr.write_line(f"kazoo_skips.py skips applied: {len(ours)} of {len(listed)} listed")
     if suite.unknown_skips:
         tr.write_line("WARNING: kazoo_skips.py lists tests that were not collected:", red=True)
         for k in suite.unknown_skips:

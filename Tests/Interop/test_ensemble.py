@@ -223,3 +223,45 @@ def test_monitoring_in_quorum_mode(ensemble):
     assert f"clientPort={follower.client_port}\n" in conf
     membership = conf[conf.index("membership: \n") + len("membership: \n"):]
     assert membership.splitlines() == [f"server.{m.sid}=" + m.server_line() for m in ensemble.members] + ["version=0"]
+
+
+def test_read_only_mode_serves_reads_when_the_quorum_is_gone(tmp_path):
+    from kazoo.client import KazooClient
+    from kazoo.exceptions import NotReadOnlyCallError
+    from kazoo.protocol.states import KeeperState
+
+    ens = Ensemble(tmp_path, ["swiftkeeper"] * 3, extra_cfg={"readonlymode.enabled": "true"}).start()
+    try:
+        survivor = ens.members[0]
+        zk = client(survivor.hosts)
+        zk.create("/kept", b"v")
+        zk.sync("/")
+        zk.stop()
+        for member in ens.members[1:]:
+            member.process.kill()
+        # A client that did not ask for read-only is not served; one that did is.
+        plain = KazooClient(hosts=survivor.hosts, timeout=2.0)
+        with pytest.raises(Exception):
+            plain.start(timeout=4)
+        plain.stop()
+        ro = KazooClient(hosts=survivor.hosts, read_only=True, timeout=4.0)
+        ro.start(timeout=15)
+        try:
+            assert ro.client_state == KeeperState.CONNECTED_RO
+            assert ro.get("/kept")[0] == b"v"
+            with pytest.raises(NotReadOnlyCallError):
+                ro.create("/nope")
+            with pytest.raises(NotReadOnlyCallError):
+                ro.set("/kept", b"x")
+            assert survivor.process.four_letter("isro") == "ro"
+        finally:
+            ro.stop()
+        for member in ens.members[1:]:
+            ens.restart(member, wait=False)
+        ens.wait_serving(ens.members)
+        assert survivor.process.four_letter("isro") == "rw"
+        zk = client(survivor.hosts)
+        zk.set("/kept", b"w")
+        zk.stop()
+    finally:
+        ens.stop()
