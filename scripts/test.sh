@@ -150,6 +150,8 @@ install_system_deps() {
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v strace >/dev/null 2>&1 || missing+=(strace)  # test_durability_disk.py
     [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)  # test_clocks.py
+    command -v iptables >/dev/null 2>&1 || missing+=(iptables)  # test_partitions.py
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)         # its network namespace
     # venv needs ensurepip, which Debian ships separately.
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
         missing+=(python3-venv)
@@ -200,6 +202,16 @@ kazoo_suite() {
         --kazoo-server="${KAZOO_SERVER:-swiftkeeper}" ${PYTEST_ARGS:-}
 }
 
+# Partitions, kill -9 and SIGSTOP against a real ensemble, in a network namespace of its
+# own (needs root); the recorded history goes through the linearizability checker.
+fault_tests() {
+    if [ "$(id -u)" != "0" ]; then
+        echo "not root: cannot make a network namespace"
+        return 1
+    fi
+    VENV="$VENV" "$REPO/scripts/fault_tests.sh" ${PYTEST_ARGS:-}
+}
+
 # kazoo's suite again, against a real 3-member ensemble: the tests that stop and restart
 # servers, fail over and use read-only mode run there.
 kazoo_ensemble_suite() {
@@ -240,8 +252,10 @@ fi
 
 if [ "$run_pytest" = "1" ]; then
     step interop pytest_interop "${pytest_paths[@]}"
+    step faults fault_tests
 else
     skip_step interop "INTEROP_ONLY=$INTEROP_ONLY"
+    skip_step faults "INTEROP_ONLY=$INTEROP_ONLY"
 fi
 
 if [ "$run_kazoo" = "1" ]; then

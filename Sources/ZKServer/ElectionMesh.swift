@@ -39,6 +39,7 @@ final class ElectionMesh: @unchecked Sendable {
     }
 
     var myServer: QuorumServer { servers[me]! }
+    var localAddress: SocketAddress? { myServer.outgoingAddress }
 
     func bind(host: String, retries: Int) throws -> Channel {
         let bootstrap = ServerBootstrap(group: loop)
@@ -97,6 +98,7 @@ final class ElectionMesh: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(ElectionChannelHandler(mesh: self, peer: keeps ? peer : nil, dialled: true))
                 }
             }
+            .bindingOutgoing(to: localAddress)
             .connect(host: server.host, port: server.electionPort)
             .whenComplete { [self] result in
                 dialing.remove(peer)

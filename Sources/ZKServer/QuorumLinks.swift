@@ -56,6 +56,8 @@ final class QuorumLinks: @unchecked Sendable {
         self.connectTimeoutMs = connectTimeoutMs
     }
 
+    var localAddress: SocketAddress? { servers[me]!.outgoingAddress }
+
     func codec(_ side: QuorumLinkCodec.Side) -> QuorumLinkCodec {
         QuorumLinkCodec(side: side, serverId: me, configText: configText, dataBytesMax: dataBytesMax)
     }
@@ -121,6 +123,7 @@ final class QuorumLinks: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(QuorumChannelHandler(links: self, link: link))
                 }
             }
+            .bindingOutgoing(to: localAddress)
             .connect(host: server.host, port: server.quorumPort)
             .whenComplete { [self] result in
                 guard dialingLeader == leader else {

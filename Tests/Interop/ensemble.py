@@ -29,8 +29,9 @@ QUORUM_CFG = {
 
 
 class Member:
-    def __init__(self, sid: int, kind: str, observer: bool, tmp: Path):
+    def __init__(self, sid: int, kind: str, observer: bool, tmp: Path, host: str = HOST):
         self.sid = sid
+        self.host = host
         self.kind = kind
         self.observer = observer
         self.dir = tmp / f"{kind}-{sid}"
@@ -42,20 +43,23 @@ class Member:
 
     @property
     def hosts(self) -> str:
-        return f"{HOST}:{self.client_port}"
+        return f"{self.host}:{self.client_port}"
 
     def server_line(self) -> str:
         role = "observer" if self.observer else "participant"
-        return f"{HOST}:{self.quorum_port}:{self.election_port}:{role};{HOST}:{self.client_port}"
+        return f"{self.host}:{self.quorum_port}:{self.election_port}:{role};{self.host}:{self.client_port}"
 
 
 class Ensemble:
-    def __init__(self, tmp_dir, kinds: list[str], extra_cfg: dict | None = None):
+    def __init__(self, tmp_dir, kinds: list[str], extra_cfg: dict | None = None, distinct_hosts: bool = False):
+        """distinct_hosts: member N listens on 127.0.0.(N+1), so links between members can be
+        cut with iptables while clients (from 127.0.0.1) still reach every member."""
         tmp = Path(tmp_dir)
         self.members: list[Member] = []
         for index, spec in enumerate(kinds):
             kind, _, role = spec.partition(":")
-            self.members.append(Member(index + 1, kind, role == "observer", tmp))
+            host = f"127.0.0.{index + 2}" if distinct_hosts else HOST
+            self.members.append(Member(index + 1, kind, role == "observer", tmp, host))
         self.extra_cfg = dict(extra_cfg or {})
         for member in self.members:
             self._configure(member)
@@ -65,7 +69,7 @@ class Ensemble:
         member.data_dir.mkdir(parents=True, exist_ok=True)
         (member.data_dir / "myid").write_text(f"{member.sid}\n")
         cfg = dict(QUORUM_CFG)
-        cfg.update({"dataDir": str(member.data_dir), "clientPort": member.client_port, "clientPortAddress": HOST})
+        cfg.update({"dataDir": str(member.data_dir), "clientPort": member.client_port, "clientPortAddress": member.host})
         if member.observer:
             cfg["peerType"] = "observer"
         cfg.update(self.extra_cfg)
@@ -121,6 +125,8 @@ class Ensemble:
 
     def _launch(self, member: Member) -> None:
         process = member.process
+        process.host = member.host
+        process.hosts = member.hosts
         original = process.wait_ready
         process.wait_ready = lambda timeout=0: None  # started without waiting
         try:

@@ -265,3 +265,23 @@ def test_read_only_mode_serves_reads_when_the_quorum_is_gone(tmp_path):
         zk.stop()
     finally:
         ens.stop()
+
+
+def test_check_history_rejects_a_stale_read(tmp_path):
+    """The checker the fault tests rely on fails a history with a read of an overwritten value."""
+    import json
+    import subprocess
+
+    import servers
+    good = [
+        {"path": "/a", "kind": "create", "value": 1, "outcome": "ok", "call": 0, "return": 10},
+        {"path": "/a", "kind": "set", "value": 2, "outcome": "ok", "call": 20, "return": 30},
+        {"path": "/a", "kind": "read", "outcome": "value", "result": 2, "call": 40, "return": 50},
+        {"path": "/a", "kind": "set", "value": 3, "outcome": "unknown", "call": 60, "return": None},
+    ]
+    stale = good[:2] + [{"path": "/a", "kind": "read", "outcome": "value", "result": 1, "call": 40, "return": 50}]
+    for history, expected in ((good, 0), (stale, 1)):
+        path = tmp_path / f"h{expected}.jsonl"
+        path.write_text("".join(json.dumps(h) + "\n" for h in history))
+        result = subprocess.run([servers.swiftkeeper_bin(), "check-history", str(path)], capture_output=True, text=True)
+        assert result.returncode == expected, result.stdout + result.stderr
