@@ -30,6 +30,7 @@ extension Replica {
             let sessionId = txn.header.clientId
             let bound = sessions.sessions[sessionId]?.connection
             sessions.remove(sessionId)
+            sessionOwners[sessionId] = nil
             if let bound, bound != origin { close(bound) }
         default:
             break

@@ -42,11 +42,13 @@ extension Replica {
         guard peer != nil else { return [] }
         switch message {
         case .request(let request):
-            if isServingLeader { leaderPrepare(request, now: now) }
+            if isServingLeader { leaderPrepare(request, from: sender, now: now) }
         case .revalidate(let sessionId, let timeoutMs):
             guard isServingLeader else { break }
             let valid = sessions.sessions[sessionId].map { !$0.isClosing } ?? false
             if valid {
+                // The session now lives on that learner: requests from its old one get SESSIONMOVED.
+                sessionOwners[sessionId] = sender
                 sessions.setTimeout(sessionId, timeoutMs: timeoutMs)
                 sessions.touch(sessionId, now: now.elapsedMs)
             }
@@ -145,6 +147,7 @@ extension Replica {
         roleSinceMs = now.elapsedMs
         for id in connections.keys.sorted() { dropClient(id, now: now) }
         readOnlySessions = []
+        sessionOwners = [:]
         pending = PendingChanges()
         pendingSyncs = [:]
         connectingSessions = [:]
@@ -187,7 +190,7 @@ extension Replica {
     mutating func forward(_ request: ForwardedRequest, now: ReplicaTime) {
         guard let peer, peer.phase == .broadcast, let leader = peer.leaderId else { return }
         if leader == peer.configuration.me {
-            leaderPrepare(request, now: now)
+            leaderPrepare(request, from: leader, now: now)
         } else {
             actions.append(.peer(.send(to: leader, .request(request))))
         }
@@ -196,7 +199,7 @@ extension Replica {
     /// The leader turns a forwarded request into a txn, as ZooKeeper's prep stage does: the
     /// session must be live and not closing, the request must decode, and every failure is
     /// an error txn that consumes a zxid.
-    mutating func leaderPrepare(_ request: ForwardedRequest, now: ReplicaTime) {
+    mutating func leaderPrepare(_ request: ForwardedRequest, from sender: ServerID, now: ReplicaTime) {
         let sessionId = request.sessionId
         func proposeError(_ code: ErrorCode) {
             let header = TxnHeader(clientId: sessionId, cxid: request.cxid, zxid: nextZxid(), time: now.wallMs, type: OpCode.error.rawValue)
@@ -205,11 +208,17 @@ extension Replica {
         if request.type == OpCode.createSession.rawValue {
             var reader = JuteReader(ByteBuffer(bytes: request.body), lengthMax: Int32(configuration.frameBytesMax))
             guard let timeoutMs = try? reader.readInt(), sessions.sessions[sessionId] == nil else { return }
+            sessionOwners[sessionId] = sender
             submit(.createSession(timeoutMs: timeoutMs), sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
             return
         }
         let isClose = request.type == OpCode.closeSession.rawValue
         guard let session = sessions.sessions[sessionId], isClose || !session.isClosing else { return proposeError(.sessionExpired) }
+        // ZooKeeper's owner check: a session reattached on another member (REVALIDATE made
+        // that member its owner) refuses requests still coming through the old one. A new
+        // leader knows no owners; the first member to send for a session claims it.
+        if let owner = sessionOwners[sessionId], owner != sender { return proposeError(.sessionMoved) }
+        sessionOwners[sessionId] = sender
         sessions.touch(sessionId, now: now.elapsedMs)
         var reader = JuteReader(ByteBuffer(bytes: request.body), lengthMax: Int32(configuration.frameBytesMax))
         guard let decoded = try? Request.decode(type: request.type, from: &reader)

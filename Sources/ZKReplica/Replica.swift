@@ -50,6 +50,9 @@ public struct Replica: Sendable {
     var roleSinceMs: Int64 = 0
     /// Sessions of read-only clients, local to this member (read-only mode).
     var readOnlySessions: Set<SessionID> = []
+    /// Leader only: the member each global session's requests come through (ZooKeeper's
+    /// session owner).
+    var sessionOwners: [SessionID: ServerID] = [:]
     /// Set once the log failed (disk full, fsync error): writes are refused from then on,
     /// reads go on. Only a restart clears it.
     public internal(set) var writesRefused = false
