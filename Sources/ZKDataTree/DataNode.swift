@@ -16,8 +16,9 @@ public struct DataNode: Sendable {
     public var aversion: Int32
     /// Session id for ephemerals, a marker for containers and TTL nodes, else 0.
     public var ephemeralOwner: Int64
-    /// A persistent set, so that copies of the tree taken for snapshots share structure.
-    public var children: TreeSet<String>
+    /// A persistent set, so that copies of the tree taken for snapshots share structure;
+    /// listed in ZooKeeper's order (`ChildSet`).
+    public var children: ChildSet
 
     public init(
         data: [UInt8]?, acl: [ACL], czxid: Zxid, mzxid: Zxid, pzxid: Zxid, ctime: Int64, mtime: Int64,
@@ -46,5 +47,6 @@ public struct DataNode: Sendable {
             numChildren: Int32(children.count), pzxid: pzxid)
     }
 
-    public var sortedChildren: [String] { children.sorted() }
+    /// The children as ZooKeeper lists them (getChildren, getChildren2, snapshots).
+    public var listedChildren: [String] { children.javaOrder }
 }

@@ -89,14 +89,14 @@ extension DataTree {
         for path in ephemeralPaths(of: sessionId) { _ = deleteNode(path, zxid: zxid, triggers: &ignored) }
     }
 
-    /// Every node in pre-order (parents before children), children in name order: the order a
-    /// snapshot is written in.
+    /// Every node in pre-order (parents before children), children in ZooKeeper's listing
+    /// order: the order ZooKeeper writes a snapshot in.
     public func preorder(_ body: (String, DataNode) throws -> Void) rethrows {
         guard let root = nodes["/"] else { return }
         var stack: [(String, DataNode)] = [("/", root)]
         while let (path, node) = stack.popLast() {
             try body(path, node)
-            for name in node.children.sorted().reversed() {
+            for name in node.listedChildren.reversed() {
                 let childPath = PathRules.join(path, name)
                 if let child = nodes[childPath] { stack.append((childPath, child)) }
             }

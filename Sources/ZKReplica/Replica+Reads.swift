@@ -46,8 +46,8 @@ extension Replica {
         case .getChildren(let path, let watch), .getChildren2(let path, let watch):
             let node = try requireNode(path, .read, id)
             if watch { watches.add(id, path: path, table: .child, mode: .standard) }
-            if case .getChildren = request { return .children(node.sortedChildren) }
-            return .children2(node.sortedChildren, node.stat)
+            if case .getChildren = request { return .children(node.listedChildren) }
+            return .children2(node.listedChildren, node.stat)
         case .getACL(let path):
             guard let node = tree.node(path) else { throw .noNode }
             let callerIds = ids(id)
@@ -98,7 +98,7 @@ extension Replica {
                 return .getData(data: node.data, stat: node.stat)
             case .getChildren(let path):
                 let node = try requireNode(path, .read, id)
-                return .getChildren(node.sortedChildren)
+                return .getChildren(node.listedChildren)
             default:
                 return .error(.marshallingError)
             }

@@ -64,7 +64,7 @@ import ZKModel
         h.apply(pendingDelete)
         let (outcome, triggers) = h.apply(close)
         #expect(outcome == .sessionClosed)
-        #expect(h.tree.node("/p")?.sortedChildren == ["other"])
+        #expect(h.tree.node("/p")?.children.sorted() == ["other"])
         #expect(h.tree.ephemeralPaths(of: 0x1) == [])
         #expect(h.tree.ephemeralPaths(of: 0x2) == ["/p/other"])
         #expect(triggers.filter { $0.type == .nodeDeleted }.map(\.path) == ["/p/e1", "/p/e3"])

@@ -22,7 +22,7 @@ import ZKModel
         let txns = (0..<3).map { _ in h.prepare(createOp("/p/s-", flags: 2)) }
         #expect(txns.map(\.body.createdPath) == ["/p/s-0000000000", "/p/s-0000000001", "/p/s-0000000002"])
         for txn in txns { h.apply(txn) }
-        #expect(h.tree.node("/p")?.sortedChildren == ["s-0000000000", "s-0000000001", "s-0000000002"])
+        #expect(h.tree.node("/p")?.children.sorted() == ["s-0000000000", "s-0000000001", "s-0000000002"])
         #expect(h.pending.isEmpty)
     }
 
@@ -209,6 +209,6 @@ import ZKModel
         #expect(second.body.errorCode == nil)
         h.apply(first)
         h.apply(second)
-        #expect(h.tree.node("/a")?.sortedChildren == ["c"])
+        #expect(h.tree.node("/a")?.children.sorted() == ["c"])
     }
 }

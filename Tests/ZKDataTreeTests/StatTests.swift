@@ -93,7 +93,7 @@ import ZKModel
         #expect(node.cversion == 3)
         #expect(node.stat.cversion == 2 * 3 - 2)
         #expect(node.stat.numChildren == 2)
-        #expect(node.sortedChildren == ["a", "c"])
+        #expect(node.children.sorted() == ["a", "c"])
     }
 
     @Test func sequentialNames_allModesShareTheParentCounter() {
@@ -182,8 +182,8 @@ import ZKModel
         #expect(config.stat.aversion == -1)
         #expect(config.stat.version == 0)
         #expect(config.acl == readOnlyACL)
-        #expect(tree.node("/")?.sortedChildren == ["zookeeper"])
-        #expect(tree.node("/zookeeper")?.sortedChildren == ["config", "quota"])
+        #expect(tree.node("/")?.children.sorted() == ["zookeeper"])
+        #expect(tree.node("/zookeeper")?.children.sorted() == ["config", "quota"])
         // ZooKeeper counts the root twice.
         #expect(tree.nodeCount == 5)
         #expect(tree.lastProcessedZxid == 0)

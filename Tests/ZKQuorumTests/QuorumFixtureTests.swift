@@ -269,7 +269,7 @@ final class QuorumFixtureTests: XCTestCase {
         XCTAssertEqual(snapshot.tree.node("/qf/eph")?.data, Array("ephemeral".utf8))
         XCTAssertEqual(snapshot.tree.node("/qf/eph")?.ephemeralOwner, int64(kazoo["session_id"]))
         XCTAssertEqual(snapshot.tree.ephemeralPaths(of: int64(kazoo["session_id"])), ["/qf/eph"])
-        XCTAssertEqual(snapshot.tree.node("/qf")?.sortedChildren, ["eph", String((kazoo["sequential_path"] as! String).dropFirst(4))])
+        XCTAssertEqual(snapshot.tree.node("/qf")?.children.sorted(), ["eph", String((kazoo["sequential_path"] as! String).dropFirst(4))])
         XCTAssertEqual(snapshot.tree.node("/zookeeper/config")?.data, Array(configText.utf8))
     }
 

@@ -24,7 +24,7 @@ import ZKWire
         #expect(applied.timeline(1) == ["reply:4:0", "close"])
         #expect(applied.reply(to: 1, xid: 4)?.header.zxid == zxid)
         #expect(applied.notifications(to: 2) == [WatchedEvent(type: .nodeDeleted, path: "/p/e")])
-        #expect(h.replica.tree.node("/p")?.sortedChildren == [])
+        #expect(h.replica.tree.node("/p")?.children.sorted() == [])
         #expect(h.replica.sessions.sessions[session.sessionId] == nil)
         // A closed session cannot be resumed.
         h.open(3)

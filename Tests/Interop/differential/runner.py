@@ -104,8 +104,8 @@ class Normaliser:
             res = dict(res)
             if "stat" in res:
                 res["stat"] = self.stat(res["stat"])
-            if isinstance(res.get("children"), list):
-                res["children"] = sorted(res["children"])
+            # Children are compared in the order the servers list them (ZooKeeper's HashSet
+            # order, which SwiftKeeper reproduces).
             req = req_ops[i] if req_ops is not None and i < len(req_ops) else None
             if (req is not None and req.get("op") == "create" and req.get("opcode") == rc.OP_CREATE2
                     and res.get("err") == 0 and res.get("type") in (rc.OP_CREATE, rc.OP_CREATE2)):
@@ -125,7 +125,7 @@ class Normaliser:
         f["err"] = f"{rc.errname(f['err'])}({f['err']})" if f["err"] else 0
         if "stat" in f:
             f["stat"] = self.stat(f["stat"])
-        for k in ("children", "ephemerals", "clientInfo"):
+        for k in ("ephemerals", "clientInfo"):
             if isinstance(f.get(k), list):
                 f[k] = sorted(f[k])
         if isinstance(f.get("acl"), list):
