@@ -171,7 +171,7 @@ extension Peer {
                 role = .leading(leader)
                 completeLeaderSyncs()
             }
-        case .syncRequest(let requestId):
+        case .syncRequest(let requestId, _):
             guard leader.phase == .broadcast, leader.learners[sender]?.receivesProposals == true else { return }
             leaderStartSync(origin: sender, requestId: requestId)
         default:

@@ -40,6 +40,19 @@ public struct ForwardedRequest: Hashable, Sendable {
     }
 }
 
+/// Whose `sync` a forwarded sync request is: what ZooKeeper's REQUEST of type sync carries.
+public struct SyncOrigin: Hashable, Sendable {
+    public var sessionId: SessionID
+    public var cxid: Xid
+    public var path: String
+
+    public init(sessionId: SessionID, cxid: Xid, path: String) {
+        self.sessionId = sessionId
+        self.cxid = cxid
+        self.path = path
+    }
+}
+
 /// A session a learner's clients kept alive since its last PING answer, with its timeout.
 public struct SessionTouch: Hashable, Sendable {
     public var sessionId: SessionID
@@ -90,8 +103,9 @@ public enum PeerMessage: Equatable, Sendable {
     case revalidate(sessionId: SessionID, timeoutMs: Int32)
     /// 6 REVALIDATE from the leader: the answer (a valid session was touched).
     case revalidateReply(sessionId: SessionID, valid: Bool)
-    /// 1 REQUEST carrying a client's `sync`, from a learner to the leader.
-    case syncRequest(requestId: UInt64)
+    /// 1 REQUEST carrying a client's `sync`, from a learner to the leader. The replica adds
+    /// the client's session, xid and path (a ZooKeeper leader checks the session).
+    case syncRequest(requestId: UInt64, origin: SyncOrigin? = nil)
     /// 7 SYNC: the learner may answer the `sync` once it has applied `zxid`.
     case syncReply(requestId: UInt64, zxid: Zxid)
 

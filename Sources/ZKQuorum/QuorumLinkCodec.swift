@@ -26,6 +26,8 @@ public struct QuorumLinkCodec: Sendable {
     /// one it answers; the link is FIFO and the leader answers them in order.
     private var syncsInFlight = Deque<UInt64>()
     private var snapStream: SnapStreamDecoder?
+    /// Leader side: numbers the syncs a learner forwards.
+    private var nextSyncNumber: UInt64 = 0
 
     public init(side: Side, serverId: ServerID, configText: String, dataBytesMax: Int32) {
         self.side = side
@@ -37,7 +39,7 @@ public struct QuorumLinkCodec: Sendable {
     // MARK: - Encoding
 
     public mutating func encode(_ message: PeerMessage, into buffer: inout ByteBuffer) {
-        if case .syncRequest(let requestId) = message { syncsInFlight.append(requestId) }
+        if case .syncRequest(let requestId, _) = message { syncsInFlight.append(requestId) }
         packet(for: message).encode(into: &buffer)
         if case .snap(_, let snapshot) = message {
             var writer = JuteWriter(ByteBuffer())
@@ -81,13 +83,14 @@ public struct QuorumLinkCodec: Sendable {
             writer.writeInt(request.type)
             writer.buffer.writeBytes(request.body)
             return QuorumPacket(type: type, zxid: -1, data: Array(writer.buffer.readableBytesView), authInfo: request.authIds)
-        case .syncRequest(let requestId):
-            // A forwarded `sync`: ZooKeeper's REQUEST of type sync with a SyncRequest body.
+        case .syncRequest(let requestId, let origin):
+            // A forwarded `sync`: ZooKeeper's REQUEST of type sync with a SyncRequest body,
+            // for the client's session (a ZooKeeper leader checks it).
             var writer = JuteWriter()
-            writer.writeLong(Int64(bitPattern: requestId))
-            writer.writeInt(0)
+            writer.writeLong(origin?.sessionId ?? Int64(bitPattern: requestId))
+            writer.writeInt(origin?.cxid ?? 0)
             writer.writeInt(OpCode.sync.rawValue)
-            writer.writeString("/")
+            writer.writeString(origin?.path ?? "/")
             return QuorumPacket(type: type, zxid: -1, data: Array(writer.buffer.readableBytesView), authInfo: [])
         case .revalidate(let sessionId, let timeoutMs):
             var writer = JuteWriter()
@@ -158,7 +161,13 @@ public struct QuorumLinkCodec: Sendable {
                 let sessionId = try reader.readLong()
                 let cxid = try reader.readInt()
                 let type = try reader.readInt()
-                if type == OpCode.sync.rawValue { return .syncRequest(requestId: UInt64(bitPattern: sessionId)) }
+                if type == OpCode.sync.rawValue {
+                    // Answers go back in order (SYNC names no request): any number unique
+                    // among this learner's outstanding syncs will do.
+                    nextSyncNumber &+= 1
+                    let path = (try? reader.readString()).flatMap { $0 } ?? "/"
+                    return .syncRequest(requestId: nextSyncNumber, origin: SyncOrigin(sessionId: sessionId, cxid: cxid, path: path))
+                }
                 let body = reader.buffer.readBytes(length: reader.buffer.readableBytes) ?? []
                 return .request(ForwardedRequest(sessionId: sessionId, cxid: cxid, type: type, body: body, authIds: packet.authInfo ?? []))
             case QuorumPacketType.revalidate:

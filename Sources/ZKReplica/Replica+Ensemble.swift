@@ -99,6 +99,8 @@ extension Replica {
                 let touches = touchedSessions.sorted { $0.key < $1.key }.map { SessionTouch(sessionId: $0.key, timeoutMs: $0.value) }
                 touchedSessions = [:]
                 actions.append(.peer(.send(to: to, .ping(zxid: round, touches: touches))))
+            case .send(let to, .syncRequest(let requestId, nil)):
+                actions.append(.peer(.send(to: to, .syncRequest(requestId: requestId, origin: syncOrigin(requestId)))))
             case .send, .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog:
                 actions.append(.peer(action))
             case .persistTxns(let txns):
@@ -266,6 +268,17 @@ extension Replica {
 
     /// A client `sync`: answered, as a read, once this member applied what the leader had
     /// when a quorum still confirmed it.
+    /// The client's session, xid and path behind a forwarded sync.
+    func syncOrigin(_ requestId: UInt64) -> SyncOrigin? {
+        guard let id = pendingSyncs[requestId], let connection = connections[id], let sessionId = connection.sessionId else { return nil }
+        for entry in connection.queue {
+            guard case .awaitingSync(requestId, let request) = entry.state else { continue }
+            guard case .sync(let path) = request else { return nil }
+            return SyncOrigin(sessionId: sessionId, cxid: entry.xid, path: path)
+        }
+        return nil
+    }
+
     mutating func startSync(_ id: ConnectionID, xid: Xid, _ request: Request, now: ReplicaTime) {
         let requestId = nextSyncRequestId
         nextSyncRequestId += 1
