@@ -11,6 +11,8 @@ final class QuorumLink: @unchecked Sendable {
     var channel: Channel?
     /// The other member: known when we dial our leader; from FOLLOWERINFO when it dials us.
     var peer: ServerID?
+    /// A SNAP (one large write) is still draining: the unsent-bytes bound waits for it.
+    var snapDraining = false
 
     init(codec: QuorumLinkCodec, peer: ServerID?) {
         self.codec = codec
@@ -45,6 +47,14 @@ final class QuorumLinks: @unchecked Sendable {
     private var dialingLeader: ServerID?
     private var touched: [ObjectIdentifier: Channel] = [:]
     static let redialDelayMs: Int64 = 100
+    /// Bytes written to one link and not yet taken by its socket before the link counts as
+    /// stuck and is closed (the peer then syncs again): a learner that stops reading cannot
+    /// make the leader buffer without bound. A SNAP of a large tree goes out as one write
+    /// and is exempt until it drained.
+    static let linkUnsentBytesMax = 64 << 20
+    static var waterMark: ChannelOptions.Types.WriteBufferWaterMark {
+        .init(low: linkUnsentBytesMax / 2, high: linkUnsentBytesMax)
+    }
 
     init(me: ServerID, servers: [ServerID: QuorumServer], loop: EventLoop, logger: Logger, configText: String, dataBytesMax: Int32, connectTimeoutMs: Int64) {
         self.me = me
@@ -66,6 +76,7 @@ final class QuorumLinks: @unchecked Sendable {
         try ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: Self.waterMark)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let link = QuorumLink(codec: codec(.leader), peer: nil)
@@ -80,9 +91,18 @@ final class QuorumLinks: @unchecked Sendable {
 
     func send(_ message: PeerMessage, to peer: ServerID) {
         if let link = links[peer], let channel = link.channel {
+            if !channel.isWritable, !link.snapDraining, !isSnap(message) {
+                refused(link, reason: "more than \(Self.linkUnsentBytesMax) bytes unsent: the peer stopped reading")
+                return
+            }
             var buffer = channel.allocator.buffer(capacity: 64)
             link.codec.encode(message, into: &buffer)
-            channel.write(buffer, promise: nil)
+            if isSnap(message) {
+                link.snapDraining = true
+                channel.write(buffer).whenComplete { _ in link.snapDraining = false }
+            } else {
+                channel.write(buffer, promise: nil)
+            }
             touched[ObjectIdentifier(channel)] = channel
             return
         }
@@ -90,6 +110,11 @@ final class QuorumLinks: @unchecked Sendable {
         guard role.state == .following || role.state == .observing, role.leader == peer else { return }
         toLeader.append(message)
         dialLeader(peer)
+    }
+
+    private func isSnap(_ message: PeerMessage) -> Bool {
+        if case .snap = message { return true }
+        return false
     }
 
     /// After a batch of actions: flush what was written.
@@ -118,6 +143,7 @@ final class QuorumLinks: @unchecked Sendable {
         ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(connectTimeoutMs))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: Self.waterMark)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(QuorumChannelHandler(links: self, link: link))

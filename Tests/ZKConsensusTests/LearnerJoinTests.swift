@@ -78,6 +78,26 @@ import ZKModel
     }
 }
 
+/// A synced learner that falls silent (paused, or its answers lost) is dropped by the leader
+/// after syncLimit ticks, as ZooKeeper's LearnerHandler drops it, instead of being sent every
+/// proposal for ever.
+@Suite struct SilentLearnerTests {
+    @Test func leaderDropsALearnerSilentForSyncLimit() throws {
+        var cluster = ScriptedCluster(voters: [1, 2, 3])
+        cluster.settle()
+        let leader = try #require(cluster.leader)
+        let silent: ServerID = leader == 1 ? 2 : 1
+        #expect(cluster.peers[leader]!.leaderLearners[silent] != nil)
+        // Everything the learner sends is lost; it still hears the leader.
+        cluster.blocked.insert([silent, leader])
+        cluster.settle(ms: 700)
+        #expect(cluster.peers[leader]!.leaderLearners[silent] != nil)
+        cluster.settle(ms: 700)
+        #expect(cluster.peers[leader]!.leaderLearners[silent] == nil)
+        #expect(cluster.leader == leader)
+    }
+}
+
 extension Peer {
     var leaderLearners: [ServerID: LearnerProgress] {
         if case .leading(let leader) = role { return leader.learners }
