@@ -366,13 +366,17 @@ extension Peer {
         // Followers silent for syncLimit ticks no longer count; without a quorum, abdicate.
         let limit = configuration.syncLimit * configuration.tickTimeMs
         let alive = leader.learners.filter { !$0.value.observer && $0.value.receivesProposals && now - $0.value.lastHeardMs <= limit }
-        if !configuration.quorum.isQuorum(Set(alive.keys).union([me])) { return startLooking(now: now) }
+        if !configuration.quorum.isQuorum(Set(alive.keys).union([me])) {
+            actions.append(.notice("not sufficient followers synced (\(alive.keys.sorted().map { "server.\($0)" }.joined(separator: ", "))): leaving leadership"))
+            return startLooking(now: now)
+        }
         // A synced learner silent for syncLimit ticks is dropped, as ZooKeeper's
         // LearnerHandler drops it: it would otherwise be sent every proposal for ever.
         for id in leader.learners.keys.sorted() {
             guard case .synced = leader.learners[id]!.stage, now - leader.learners[id]!.lastHeardMs > limit else { continue }
             leader.learners[id] = nil
             for zxid in leader.proposalAcks.keys { leader.proposalAcks[zxid]?.remove(id) }
+            actions.append(.notice("dropping server.\(id): silent for more than syncLimit (\(limit) ms)"))
             actions.append(.closeConnection(to: id))
         }
         role = .leading(leader)

@@ -36,7 +36,10 @@ extension Peer {
             // quorum: it follows the epoch the leader runs, even one below an epoch it had
             // accepted from a leader that never established it (else it would wait for the
             // next election; found by the simulator).
-            if epoch < acceptedEpoch && !configuration.isObserver { return startLooking(now: now) }
+            if epoch < acceptedEpoch && !configuration.isObserver {
+                actions.append(.notice("leaving server.\(sender): its epoch \(epoch) is below the epoch \(acceptedEpoch) this member accepted"))
+                return startLooking(now: now)
+            }
             learner.newEpoch = epoch
             learner.phase = .synchronization
             role = .learning(learner)
@@ -51,7 +54,10 @@ extension Peer {
             break
         case .trunc(let zxid):
             // Below our snapshot only a SNAP could help; a leader never asks for that.
-            guard zxid >= baseZxid else { return startLooking(now: now) }
+            guard zxid >= baseZxid else {
+                actions.append(.notice("leaving server.\(sender): TRUNC to 0x\(String(zxid, radix: 16)) is below this member's retained history"))
+                return startLooking(now: now)
+            }
             while let last = log.last, last.zxid > zxid { log.removeLast() }
             learner.unacked.removeAll { $0 > zxid }
             role = .learning(learner)
@@ -102,6 +108,7 @@ extension Peer {
         let last = lastLoggedZxid
         guard txn.zxid > last else { return }
         if ZxidLayout.epoch(of: txn.zxid) == ZxidLayout.epoch(of: last) && txn.zxid != last + 1 {
+            actions.append(.notice("leaving the leader: proposal 0x\(String(txn.zxid, radix: 16)) does not follow 0x\(String(last, radix: 16))"))
             return startLooking(now: now)
         }
         log.append(txn)
@@ -150,7 +157,10 @@ extension Peer {
     mutating func learnerTick(now: Int64) {
         guard case .learning(var learner) = role else { return }
         let limit = (learner.phase == .broadcast ? configuration.syncLimit : configuration.initLimit) * configuration.tickTimeMs
-        if now - learner.lastHeardMs > limit { return startLooking(now: now) }
+        if now - learner.lastHeardMs > limit {
+            actions.append(.notice("leaving server.\(learner.leader): nothing heard for \(limit) ms"))
+            return startLooking(now: now)
+        }
         if learner.newEpoch == nil && now >= learner.resendInfoAtMs {
             learner.resendInfoAtMs = now + configuration.tickTimeMs
             role = .learning(learner)

@@ -161,4 +161,6 @@ public enum PeerAction: Equatable, Sendable {
     case syncFailed(requestId: UInt64)
     /// The peer's role changed; the shell may start or stop serving clients.
     case roleChanged(ServerState, leader: ServerID?, epoch: Int64)
+    /// Something an operator should read in the log (a peer refused, a learner dropped).
+    case notice(String)
 }

@@ -101,7 +101,7 @@ extension Replica {
                 actions.append(.peer(.send(to: to, .ping(zxid: round, touches: touches))))
             case .send(let to, .syncRequest(let requestId, nil)):
                 actions.append(.peer(.send(to: to, .syncRequest(requestId: requestId, origin: syncOrigin(requestId)))))
-            case .send, .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog:
+            case .send, .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog, .notice:
                 actions.append(.peer(action))
             case .persistTxns(let txns):
                 for txn in txns { actions.append(.appendLog(txn)) }

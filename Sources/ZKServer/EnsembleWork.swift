@@ -55,6 +55,8 @@ final class EnsembleWork: @unchecked Sendable {
             durably("SNAP to 0x\(String(zxid, radix: 16))") { try disk.installSnapshot(zxid: zxid, snapshot) }
         case .closeConnection(let peer):
             links.close(peer)
+        case .notice(let text):
+            logger.warning("\(text)")
         case .persistTxns, .takeSnapshotForLearner, .apply, .syncDone, .syncFailed, .roleChanged:
             // The replica carries these out itself.
             break

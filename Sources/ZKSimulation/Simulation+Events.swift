@@ -195,6 +195,8 @@ extension Simulation {
             nodes[id]!.installSnapshot(zxid: zxid, snapshot)
         case .closeConnection(let peer):
             breakLink(id, peer)
+        case .notice(let text):
+            trace.add("\(now) node \(id): \(text)")
         case .persistTxns, .takeSnapshotForLearner, .apply, .syncDone, .syncFailed, .roleChanged:
             // The replica carries these out itself.
             break

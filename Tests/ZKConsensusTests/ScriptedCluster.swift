@@ -83,7 +83,7 @@ struct ScriptedCluster {
             case .closeConnection(let peer):
                 outbox.removeAll { ($0.from == id && $0.to == peer) || ($0.from == peer && $0.to == id) }
                 if !down.contains(peer) { run(peer, peers[peer]!.connectionLost(to: id, now: now)) }
-            case .roleChanged: break
+            case .roleChanged, .notice: break
             case .syncDone(let requestId, _): syncs[requestId] = .done(at: id)
             case .syncFailed(let requestId): syncs[requestId] = .failed(at: id)
             }

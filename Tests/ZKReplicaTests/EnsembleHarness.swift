@@ -108,7 +108,7 @@ struct EnsembleHarness {
                 switch work {
                 case .send(let to, let message):
                     network.append((id, to, message))
-                case .persistAcceptedEpoch, .persistCurrentEpoch:
+                case .persistAcceptedEpoch, .persistCurrentEpoch, .notice:
                     break
                 case .closeConnection(let other):
                     disconnect(id, other)
