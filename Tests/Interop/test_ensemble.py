@@ -285,3 +285,38 @@ def test_check_history_rejects_a_stale_read(tmp_path):
         path.write_text("".join(json.dumps(h) + "\n" for h in history))
         result = subprocess.run([servers.swiftkeeper_bin(), "check-history", str(path)], capture_output=True, text=True)
         assert result.returncode == expected, result.stdout + result.stderr
+
+
+def test_member_whose_log_fails_leaves_the_ensemble(tmp_path):
+    """fdatasync starts failing on one follower (strace fault injection): it says why in
+    its log and exits rather than acknowledging what it could not make durable; the others
+    go on, and the member rejoins once restarted on a working disk."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("strace"):
+        pytest.skip("strace not installed (scripts/test.sh installs it)")
+    ens = Ensemble(tmp_path, ["swiftkeeper"] * 3)
+    faulty = ens.members[0]  # the lowest sid: a follower once the others are up
+    plain_argv = list(faulty.process.argv)
+    faulty.process.argv = ["strace", "-D", "-f", "--seccomp-bpf", "-o", "/dev/null", "-e", "trace=fdatasync",
+                           "-e", "inject=fdatasync:error=EIO:when=40+", *plain_argv]
+    ens.start()
+    writers = Writers(ens.members[1:]).start()
+    try:
+        deadline = time.monotonic() + 60
+        while faulty.process.is_running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not faulty.process.is_running(), "the member with a failing log kept running"
+        assert faulty.process.proc.returncode == 3
+        assert "leaving the ensemble" in faulty.process.log_text()
+        writers.wait_for_more(writers.count() + 30)
+        faulty.process.argv = plain_argv
+        ens.restart(faulty)
+        writers.wait_for_more(writers.count() + 30)
+    finally:
+        writers.stop()
+    try:
+        assert_converged(ens, ens.members, writers)
+    finally:
+        ens.stop()
