@@ -168,6 +168,25 @@ class Ensemble:
                 return line[len(field) + 2:].strip()
         return None
 
+    def modes(self) -> dict:
+        return {m.sid: self.mode(m) for m in self.members if m.process.is_running()}
+
+    def wait_stable(self, timeout: float = 30.0) -> Member:
+        """Waits until the running members show one leader and everyone else following or
+        observing, twice in a row (a loaded machine can cost a fresh ensemble a second
+        election); returns the leader."""
+        deadline = time.monotonic() + timeout
+        previous = None
+        while time.monotonic() < deadline:
+            modes = self.modes()
+            leaders = [sid for sid, mode in modes.items() if mode == "leader"]
+            stable = len(leaders) == 1 and all(mode in ("leader", "follower", "observer") for mode in modes.values())
+            if stable and modes == previous:
+                return next(m for m in self.members if m.sid == leaders[0])
+            previous = modes if stable else None
+            time.sleep(0.1)
+        raise AssertionError(f"no stable ensemble within {timeout:.0f}s: {self.modes()}\n{self.logs()}")
+
     def leader(self, timeout: float = 30.0) -> Member:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

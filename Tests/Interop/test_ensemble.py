@@ -32,8 +32,8 @@ def ensemble(tmp_path):
 
 
 def test_seed_example_through_each_member(ensemble):
-    modes = sorted(ensemble.mode(m) for m in ensemble.members)
-    assert modes == ["follower", "follower", "leader"]
+    ensemble.wait_stable()
+    assert sorted(ensemble.modes().values()) == ["follower", "follower", "leader"]
     for member in ensemble.members:
         exec(SEED.format(hosts=member.hosts), {})
     for member in ensemble.members:
@@ -206,7 +206,7 @@ def _mntr(member) -> dict:
 
 
 def test_monitoring_in_quorum_mode(ensemble):
-    leader = ensemble.leader()
+    leader = ensemble.wait_stable()
     follower = next(m for m in ensemble.members if m is not leader)
     lm, fm = _mntr(leader), _mntr(follower)
     assert lm["zk_server_state"] == "leader" and lm["zk_peer_state"] == "leading - broadcast"

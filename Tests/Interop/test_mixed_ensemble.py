@@ -29,7 +29,7 @@ def test_mixed_ensemble(tmp_path, layout):
     ens = Ensemble(tmp_path, LAYOUTS[layout])
     ens.start(first=max((m for m in ens.members if not m.observer), key=lambda m: m.sid))
     try:
-        leader = ens.leader()
+        leader = ens.wait_stable()
         voters = [m for m in ens.members if not m.observer]
         assert leader is max(voters, key=lambda m: m.sid), f"expected the highest sid to lead, got {leader.sid}"
         for m in ens.members:
