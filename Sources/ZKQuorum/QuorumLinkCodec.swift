@@ -143,8 +143,12 @@ public struct QuorumLinkCodec: Sendable {
         do {
             switch packet.type {
             case QuorumPacketType.followerInfo, QuorumPacketType.observerInfo:
-                guard learnerInfo == nil else { throw QuorumWireError.unexpected("a second FOLLOWERINFO/OBSERVERINFO") }
-                learnerInfo = try LearnerInfo(bytes: packet.data ?? [])
+                let info = try LearnerInfo(bytes: packet.data ?? [])
+                // A repeat from the same learner changes nothing; another sid on this link is wrong.
+                if let known = learnerInfo, known.serverId != info.serverId {
+                    throw QuorumWireError.unexpected("FOLLOWERINFO from sid \(info.serverId) on the link of sid \(known.serverId)")
+                }
+                learnerInfo = info
                 return .learnerInfo(acceptedEpoch: packet.zxid >> 32, observer: packet.type == QuorumPacketType.observerInfo)
             case QuorumPacketType.ackEpoch:
                 let epoch = reader.buffer.readableBytes >= 4 ? Int64(try reader.readInt()) : -1

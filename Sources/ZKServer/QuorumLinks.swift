@@ -13,6 +13,10 @@ final class QuorumLink: @unchecked Sendable {
     var peer: ServerID?
     /// A SNAP (one large write) is still draining: the unsent-bytes bound waits for it.
     var snapDraining = false
+    /// FOLLOWERINFO/OBSERVERINFO went out on this connection. The peer repeats it until
+    /// LEADERINFO comes (for links that lose messages); on TCP once is enough, and a
+    /// ZooKeeper leader drops a learner that sends it twice ("is not ACKEPOCH").
+    var sentLearnerInfo = false
 
     init(codec: QuorumLinkCodec, peer: ServerID?) {
         self.codec = codec
@@ -90,7 +94,13 @@ final class QuorumLinks: @unchecked Sendable {
     // MARK: - Sending (on loop)
 
     func send(_ message: PeerMessage, to peer: ServerID) {
+        let isLearnerInfo: Bool
+        if case .learnerInfo = message { isLearnerInfo = true } else { isLearnerInfo = false }
         if let link = links[peer], let channel = link.channel {
+            if isLearnerInfo {
+                if link.sentLearnerInfo { return }
+                link.sentLearnerInfo = true
+            }
             if !channel.isWritable, !link.snapDraining, !isSnap(message) {
                 refused(link, reason: "more than \(Self.linkUnsentBytesMax) bytes unsent: the peer stopped reading")
                 return
@@ -108,6 +118,7 @@ final class QuorumLinks: @unchecked Sendable {
         }
         let role = currentRole()
         guard role.state == .following || role.state == .observing, role.leader == peer else { return }
+        if isLearnerInfo, toLeader.contains(where: { if case .learnerInfo = $0 { return true } else { return false } }) { return }
         toLeader.append(message)
         dialLeader(peer)
     }

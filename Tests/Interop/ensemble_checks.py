@@ -127,8 +127,11 @@ class Writers:
 
     def stop(self) -> None:
         self.stop_event.set()
+        # A thread whose member was killed may wait for its session to expire; it is a
+        # daemon and stops writing once it returns.
+        deadline = time.monotonic() + 10
         for t in self.threads:
-            t.join(timeout=30)
+            t.join(timeout=max(0.1, deadline - time.monotonic()))
 
 
 def assert_converged(ensemble, members, writers: Writers | None = None) -> dict:
