@@ -14,6 +14,8 @@ extension Replica {
         connections[id]?.readOnlyByte = request.readOnly
         // An ensemble member that is electing or syncing serves nobody (the client tries
         // another), except read-only clients in read-only mode.
+        // `leaderServes=no`: the leader leaves clients to the other members.
+        if !configuration.leaderServes, peer?.state == .leading { return close(id) }
         guard isServing else {
             guard request.readOnly == true, servesReadOnly(now: now) else { return close(id) }
             let timeout = min(max(request.timeOut, configuration.minSessionTimeoutMs), configuration.maxSessionTimeoutMs)

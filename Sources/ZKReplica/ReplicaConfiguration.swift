@@ -24,6 +24,8 @@ public struct ReplicaConfiguration: Sendable {
     public var reconfigEnabled = false
     /// `readonlymode.enabled`: serve read-only clients while out of the quorum.
     public var readOnlyModeEnabled = false
+    /// `leaderServes=no`: a leader takes no client connections (they go to the others).
+    public var leaderServes = true
     /// Four-letter words that may run; `srvr` always may.
     public var fourLetterWordWhitelist: Set<String> = ["srvr"]
     /// `zookeeper.nio.sessionlessCnxnTimeout`: how long a connection may take to send its

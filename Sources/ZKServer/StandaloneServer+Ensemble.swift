@@ -32,6 +32,7 @@ extension StandaloneServer {
         var replicaConfiguration = clientConfiguration.replicaConfiguration(environment: Self.environment(configuration))
         replicaConfiguration.serverId = me
         replicaConfiguration.readOnlyModeEnabled = ensemble.readOnlyModeEnabled
+        replicaConfiguration.leaderServes = ensemble.leaderServes
         replicaConfiguration.configurationReport.removeAll { $0.0 == "serverId" }
         replicaConfiguration.configurationReport += [
             ("serverId", "\(me)"), ("initLimit", "\(ensemble.initLimit)"), ("syncLimit", "\(ensemble.syncLimit)"),

@@ -320,3 +320,21 @@ def test_member_whose_log_fails_leaves_the_ensemble(tmp_path):
         assert_converged(ens, ens.members, writers)
     finally:
         ens.stop()
+
+
+def test_leader_serves_no(tmp_path):
+    ens = Ensemble(tmp_path, ["swiftkeeper"] * 3, extra_cfg={"leaderServes": "no"}).start()
+    try:
+        leader = ens.wait_stable()
+        from kazoo.client import KazooClient
+        refused = KazooClient(hosts=leader.hosts, timeout=2.0)
+        with pytest.raises(Exception):
+            refused.start(timeout=3)
+        refused.stop()
+        for member in ens.members:
+            if member is not leader:
+                zk = client(member.hosts)
+                zk.create(f"/via-{member.sid}", b"")
+                zk.stop()
+    finally:
+        ens.stop()
