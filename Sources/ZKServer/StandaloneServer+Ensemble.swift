@@ -15,9 +15,7 @@ extension StandaloneServer {
         let myServer = ensemble.servers[me]!
         let directory = DataDirectory(dataDir: configuration.dataDir, dataLogDir: configuration.dataLogDir)
         let state = try recover(directory)
-        var options = RecoveryOptions(payloadBytesMax: configuration.juteMaxBuffer + Self.txnExtraBytes)
-        options.trustEmptySnapshot = configuration.trustEmptySnapshot
-        let disk = EnsembleDisk(directory: directory, options: options, logger: logger)
+        let disk = EnsembleDisk(directory: directory, options: recoveryOptions, logger: logger)
         let durable = try disk.durableState(state)
         let snapshots = SnapshotScheduler(directory: directory, snapCount: configuration.snapCount, logger: logger)
         if state.snapshot != nil { snapshots.start(tree: state.tree, sessions: state.sessions) }

@@ -79,8 +79,7 @@ public final class StandaloneServer: Sendable {
     /// writes one at start-up.
     func recover(_ directory: DataDirectory) throws -> RecoveredState {
         try directory.prepare()
-        var options = RecoveryOptions(payloadBytesMax: configuration.juteMaxBuffer + Self.txnExtraBytes)
-        options.trustEmptySnapshot = configuration.trustEmptySnapshot
+        let options = recoveryOptions
         let started = DispatchTime.now().uptimeNanoseconds
         let state: RecoveredState
         do {
@@ -106,6 +105,13 @@ public final class StandaloneServer: Sendable {
                 "zxid": "0x\(String(state.lastZxid, radix: 16))", "nodes": "\(state.tree.nodes.count)", "ms": "\(elapsedMs)",
             ])
         return state
+    }
+
+    /// How the data directory is read: at start-up, and by an ensemble member after TRUNC.
+    var recoveryOptions: RecoveryOptions {
+        var options = RecoveryOptions(payloadBytesMax: configuration.juteMaxBuffer + Self.txnExtraBytes)
+        options.trustEmptySnapshot = configuration.trustEmptySnapshot
+        return options
     }
 
     /// Room a logged txn may take beyond `jute.maxbuffer` (`jute.maxbuffer.extrasize`'s default).
