@@ -70,6 +70,9 @@ extension Replica {
             close(id)
             return
         }
+        // The leader resuming a session itself takes it over, as its REVALIDATE handler does
+        // for a learner's: requests through the session's old member get SESSIONMOVED.
+        if let peer, peer.state == .leading { sessionOwners[sessionId] = peer.configuration.me }
         resume(id, session: session, now: now)
     }
 

@@ -69,4 +69,20 @@ import ZKWire
         #expect(h.reply(1, xid: 2)?.header.err == ErrorCode.sessionMoved.rawValue)
         #expect(h.noMemberHas("/c"))
     }
+
+    /// Found by kazoo's partitioner test on a real ensemble: a session that moved from a
+    /// follower to the leader itself got SESSIONMOVED on its new connection, because the
+    /// leader resumed it locally without taking ownership.
+    @Test func sessionMovedToTheLeaderWritesThere() throws {
+        var h = EnsembleHarness()
+        let leader = h.startServing()
+        let session = try h.establish(1, at: h.followers[0])
+        h.send(1, Req.create(1, "/a", data: []))
+        #expect(h.reply(1, xid: 1)?.header.err == 0)
+        h.clientCloses(1)
+        _ = try h.establish(2, at: leader, sessionId: session.sessionId, passwd: session.passwd)
+        h.send(2, Req.create(1, "/b", data: []))
+        #expect(h.reply(2, xid: 1)?.header.err == 0)
+        #expect(h.everyMemberHas("/b", data: []))
+    }
 }
