@@ -21,6 +21,8 @@ extension Replica {
         switch txn.body {
         case .createSession(let timeoutMs):
             sessions.add(txn.header.clientId, timeoutMs: timeoutMs, now: now.elapsedMs)
+            if !upgradingSessions.isEmpty { upgradeApplied(txn.header.clientId) }
+            if !sessionsBeingCreated.isEmpty { sessionsBeingCreated.remove(txn.header.clientId) }
             if let origin, case .awaitingSession(let sessionId)? = connections[origin]?.phase, sessionId == txn.header.clientId {
                 sessions.bind(sessionId, to: origin)
                 establish(origin, sessionId: sessionId, timeoutMs: timeoutMs, passwd: SessionTable.password(for: sessionId), now: now)

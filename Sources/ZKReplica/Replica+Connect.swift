@@ -37,6 +37,7 @@ extension Replica {
                 close(id)
                 return
             }
+            if createsLocalSessions { return createLocalSession(id, timeoutMs: timeout, now: now) }
             if peer != nil { return requestSession(id, timeoutMs: timeout, now: now) }
             let sessionId = sessions.allocateId()
             connections[id]?.phase = .awaitingSession(sessionId)
@@ -52,12 +53,16 @@ extension Replica {
         let sessionId = request.sessionId
         // Found through the session, never by walking every connection: the connection the
         // session is bound to, and (ensemble) one still waiting for its createSession.
-        let candidates = [sessions.sessions[sessionId]?.connection, connectingSessions[sessionId]].compactMap { $0 }
+        let candidates = [
+            sessions.sessions[sessionId]?.connection, connectingSessions[sessionId],
+            localSessions.sessions[sessionId]?.connection, upgradingSessions[sessionId],
+        ].compactMap { $0 }
         let others = Set(candidates.filter { $0 != id && connections[$0]?.sessionId == sessionId }).sorted()
         for other in others {
             close(other)
             _ = connectionClosed(other, now: now)
         }
+        if isLocalSession(sessionId) { return resumeLocalSession(id, request, now: now) }
         // A learner's copy of the session may be stale (the leader may be expiring it) or
         // missing (its createSession not applied here yet): the leader, which owns
         // sessions, decides. The password depends on the session id alone.
@@ -104,6 +109,7 @@ extension Replica {
     /// A client showed its session is alive: the leader (or a standalone server) moves its
     /// deadline; a learner reports it in its next PING answer.
     mutating func touch(_ sessionId: SessionID, now: ReplicaTime) {
+        if isLocalSession(sessionId) { return localSessions.touch(sessionId, now: now.elapsedMs) }
         sessions.touch(sessionId, now: now.elapsedMs)
         if let peer, peer.state != .leading, let timeoutMs = sessions.sessions[sessionId]?.timeoutMs {
             touchedSessions[sessionId] = timeoutMs

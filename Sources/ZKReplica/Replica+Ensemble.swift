@@ -132,7 +132,8 @@ extension Replica {
     /// ZooKeeper's FinalRequestProcessor does for a close without a local connection.
     mutating func origin(of txn: Txn) -> ConnectionID? {
         if case .createSession = txn.body { return connectingSessions.removeValue(forKey: txn.header.clientId) }
-        guard let id = sessions.sessions[txn.header.clientId]?.connection else { return nil }
+        guard let id = sessions.sessions[txn.header.clientId]?.connection ?? localSessions.sessions[txn.header.clientId]?.connection
+        else { return nil }
         let isClose: Bool
         if case .closeSession = txn.body { isClose = true } else { isClose = false }
         let asked = connections[id]?.queue.contains { entry in
@@ -149,6 +150,8 @@ extension Replica {
         roleSinceMs = now.elapsedMs
         for id in connections.keys.sorted() { dropClient(id, now: now) }
         readOnlySessions = []
+        forgetLocalSessions(now: now)
+        sessionsBeingCreated = []
         sessionOwners = [:]
         pending = PendingChanges()
         pendingSyncs = [:]
@@ -209,19 +212,26 @@ extension Replica {
         }
         if request.type == OpCode.createSession.rawValue {
             var reader = JuteReader(ByteBuffer(bytes: request.body), lengthMax: Int32(configuration.frameBytesMax))
-            guard let timeoutMs = try? reader.readInt(), sessions.sessions[sessionId] == nil else { return }
+            guard let timeoutMs = try? reader.readInt(), sessions.sessions[sessionId] == nil, !sessionsBeingCreated.contains(sessionId) else { return }
             sessionOwners[sessionId] = sender
+            sessionsBeingCreated.insert(sessionId)
             submit(.createSession(timeoutMs: timeoutMs), sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
             return
         }
         let isClose = request.type == OpCode.closeSession.rawValue
-        guard let session = sessions.sessions[sessionId], isClose || !session.isClosing else { return proposeError(.sessionExpired) }
-        // ZooKeeper's owner check: a session reattached on another member (REVALIDATE made
-        // that member its owner) refuses requests still coming through the old one. A new
-        // leader knows no owners; the first member to send for a session claims it.
-        if let owner = sessionOwners[sessionId], owner != sender { return proposeError(.sessionMoved) }
-        sessionOwners[sessionId] = sender
-        sessions.touch(sessionId, now: now.elapsedMs)
+        if let session = sessions.sessions[sessionId] {
+            guard isClose || !session.isClosing else { return proposeError(.sessionExpired) }
+            // ZooKeeper's owner check: a session reattached on another member (REVALIDATE
+            // made that member its owner) refuses requests still coming through the old one.
+            // A new leader knows no owners; the first member to send for a session claims it.
+            if let owner = sessionOwners[sessionId], owner != sender { return proposeError(.sessionMoved) }
+            sessionOwners[sessionId] = sender
+            sessions.touch(sessionId, now: now.elapsedMs)
+        } else if !sessionsBeingCreated.contains(sessionId) && (isClose || !leaderAcceptsLocalSession(sessionId)) {
+            // A session whose createSession is prepared (an upgrade, pipelined with the
+            // requests that needed it) is live already, as in ZooKeeper's prep stage.
+            return proposeError(.sessionExpired)
+        }
         var reader = JuteReader(ByteBuffer(bytes: request.body), lengthMax: Int32(configuration.frameBytesMax))
         guard let decoded = try? Request.decode(type: request.type, from: &reader)
         else { return proposeError(.marshallingError) }

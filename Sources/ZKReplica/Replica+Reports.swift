@@ -160,7 +160,7 @@ extension Replica {
             ("ephemerals_count", "\(tree.ephemeralCount)"),
             ("approximate_data_size", "\(tree.approximateDataSize)"),
             ("global_sessions", "\(sessions.sessions.count)"),
-            ("local_sessions", "0"),
+            ("local_sessions", "\(localSessions.sessions.count)"),
             ("uptime", "\(now.elapsedMs - startedAtMs)"),
             ("last_proposal_size", "-1"),
             ("max_proposal_size", "-1"),

@@ -56,11 +56,18 @@ extension Replica {
             if let code = readOnlyRefusal(opCode) { return enqueueDone(id, xid: xid, opCode: opCode, code, now: now) }
             return enqueue(id, PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now.elapsedMs, state: .read(request)), now: now)
         }
+        if opCode == .closeSession, isLocalSession(sessionId) { return closeLocalSession(id, sessionId: sessionId, xid: xid, now: now) }
         if writesRefused && Self.isWrite(opCode) {
             enqueueDone(id, xid: xid, opCode: opCode, .notReadOnly, now: now)
             return
         }
         if peer != nil {
+            if isLocalSession(sessionId), Self.createsEphemeral(request) {
+                guard configuration.localSessionsUpgradingEnabled else {
+                    return enqueueDone(id, xid: xid, opCode: opCode, .ephemeralOnLocalSession, now: now)
+                }
+                upgradeLocalSession(id, sessionId: sessionId, now: now)
+            }
             if Self.isWrite(opCode) {
                 var multiOpCodes: [OpCode] = []
                 if case .multi(let ops) = request { multiOpCodes = ops.map(\.opCode) }

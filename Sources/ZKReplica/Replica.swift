@@ -50,6 +50,14 @@ public struct Replica: Sendable {
     var roleSinceMs: Int64 = 0
     /// Sessions of read-only clients, local to this member (read-only mode).
     var readOnlySessions: Set<SessionID> = []
+    /// `localSessionsEnabled`: sessions created here without a txn, known to this member
+    /// only, with their own expiry (`Replica+LocalSessions`).
+    var localSessions: SessionTable
+    /// Local sessions being upgraded to global ones: the connection that carries each,
+    /// bound to the global session when its createSession txn is applied here.
+    var upgradingSessions: [SessionID: ConnectionID] = [:]
+    /// Leader only: sessions whose createSession txn is prepared and not applied yet.
+    var sessionsBeingCreated: Set<SessionID> = []
     /// Leader only: the member each global session's requests come through (ZooKeeper's
     /// session owner).
     var sessionOwners: [SessionID: ServerID] = [:]
@@ -85,6 +93,8 @@ public struct Replica: Sendable {
     public init(configuration: ReplicaConfiguration, now: ReplicaTime, monotonicMs: Int64) {
         self.configuration = configuration
         self.sessions = SessionTable(
+            serverId: configuration.serverId, monotonicMs: monotonicMs, tickTimeMs: configuration.tickTimeMs, now: now.elapsedMs)
+        self.localSessions = SessionTable(
             serverId: configuration.serverId, monotonicMs: monotonicMs, tickTimeMs: configuration.tickTimeMs, now: now.elapsedMs)
         self.connectionExpiry = ExpiryQueue(intervalMs: max(1, configuration.tickTimeMs), now: now.elapsedMs)
         self.startedAtMs = now.elapsedMs
@@ -141,6 +151,12 @@ public struct Replica: Sendable {
         }
         if let sessionId = connection.sessionId, sessions.sessions[sessionId]?.connection == id {
             sessions.bind(sessionId, to: nil)
+        }
+        if let sessionId = connection.sessionId, localSessions.sessions[sessionId]?.connection == id {
+            localSessions.bind(sessionId, to: nil)
+        }
+        if !upgradingSessions.isEmpty, let sessionId = connection.sessionId, upgradingSessions[sessionId] == id {
+            upgradingSessions[sessionId] = nil
         }
         return []
     }
@@ -254,6 +270,8 @@ public struct Replica: Sendable {
         }
         if peer != nil {
             drivePeer(now: now) { $0.tick(now: now.elapsedMs) }
+            // Every member expires its own local sessions; only the leader global ones.
+            expireLocalSessions(now: now)
             // Only a serving leader expires sessions and removes containers.
             guard isServingLeader else {
                 closeIdleConnections(now: now)

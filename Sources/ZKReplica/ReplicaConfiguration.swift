@@ -26,6 +26,12 @@ public struct ReplicaConfiguration: Sendable {
     public var readOnlyModeEnabled = false
     /// `leaderServes=no`: a leader takes no client connections (they go to the others).
     public var leaderServes = true
+    /// `localSessionsEnabled`: an ensemble member creates new sessions locally, without a
+    /// txn; they live on that member only (`Replica+LocalSessions`). Standalone ignores it.
+    public var localSessionsEnabled = false
+    /// `localSessionsUpgradingEnabled`: a local session that creates an ephemeral becomes a
+    /// global one; without it that create fails with EPHEMERALONLOCALSESSION.
+    public var localSessionsUpgradingEnabled = false
     /// Four-letter words that may run; `srvr` always may.
     public var fourLetterWordWhitelist: Set<String> = ["srvr"]
     /// `zookeeper.nio.sessionlessCnxnTimeout`: how long a connection may take to send its

@@ -31,6 +31,8 @@ extension StandaloneServer {
         replicaConfiguration.serverId = me
         replicaConfiguration.readOnlyModeEnabled = ensemble.readOnlyModeEnabled
         replicaConfiguration.leaderServes = ensemble.leaderServes
+        replicaConfiguration.localSessionsEnabled = ensemble.localSessionsEnabled
+        replicaConfiguration.localSessionsUpgradingEnabled = ensemble.localSessionsUpgradingEnabled
         replicaConfiguration.configurationReport.removeAll { $0.0 == "serverId" }
         replicaConfiguration.configurationReport += [
             ("serverId", "\(me)"), ("initLimit", "\(ensemble.initLimit)"), ("syncLimit", "\(ensemble.syncLimit)"),

@@ -28,6 +28,10 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     /// The peers' in-memory window of committed txns (`commitLogCount`); small ones make
     /// learners that fell behind it sync by SNAP.
     public var commitLogCount: Int
+    /// `localSessionsEnabled` and `localSessionsUpgradingEnabled`, as a member's zoo.cfg
+    /// would set them: nil is off; true upgrades a local session at its first ephemeral,
+    /// false refuses that create.
+    public var localSessionsUpgrading: Bool?
     /// Keep the event trace as text in the result (for reading a failure).
     public var keepsTrace = false
 
@@ -49,11 +53,14 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
         downInLiveness = Int.random(in: 0...((self.nodes - 1) / 2), using: &random)
         snapCount = [40, 150, 100_000].randomElement(using: &random)!
         commitLogCount = [8, 60, 500].randomElement(using: &random)!
+        // Drawn last, so that the draws above stay what they were for every seed.
+        localSessionsUpgrading = [nil, true, false].randomElement(using: &random)!
     }
 
     public var description: String {
         "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s "
             + "with \(downInLiveness) voter(s) left down; snapCount \(snapCount), commitLogCount \(commitLogCount), "
+            + "local sessions \(localSessionsUpgrading.map { $0 ? "upgrading" : "not upgrading" } ?? "off"), "
             + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
             + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, \(Simulation.clientCount) clients, a client step every ~\(clientStepMs) ms"
             + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
@@ -201,6 +208,8 @@ public struct Simulation {
         // TTL nodes, and a container cleanup often enough to run many times per seed.
         configuration.extendedTypesEnabled = true
         configuration.containerCheckIntervalMs = 1_000
+        configuration.localSessionsEnabled = setup.localSessionsUpgrading != nil
+        configuration.localSessionsUpgradingEnabled = setup.localSessionsUpgrading ?? false
         return configuration
     }
 

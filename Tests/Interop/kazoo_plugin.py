@@ -193,6 +193,8 @@ class KazooSuite:
         self.work_dir: Path | None = None
         self.unknown_skips: list[str] = []
         self.ensemble = None
+        self.ensemble_local_sessions = False
+        self.ensemble_starts = 0
 
     def start(self) -> None:
         base = os.environ.get("KAZOO_SUITE_TMP")
@@ -200,11 +202,7 @@ class KazooSuite:
             Path(base).mkdir(parents=True, exist_ok=True)
         self.work_dir = Path(tempfile.mkdtemp(prefix=f"kazoo-suite-{self.kind}-", dir=base))
         if self.config.getoption("kazoo_ensemble"):
-            from ensemble import Ensemble
-            cfg = dict(SUITE_CFG)
-            cfg.update(ENSEMBLE_CFG)
-            self.ensemble = Ensemble(self.work_dir, [self.kind] * 3, extra_cfg=cfg).start()
-            self.cluster = ExternalCluster(members=[EnsembleMember(self.ensemble, m) for m in self.ensemble.members])
+            self._start_ensemble(local_sessions=_local_sessions_asked())
         elif self.kind == "zookeeper":
             self.srv = servers.start_zookeeper(self.work_dir, SUITE_CFG, jvm_props=ZK_JVM_PROPS)
             self.cluster = ExternalCluster(self.srv)
@@ -225,18 +223,40 @@ class KazooSuite:
 
         from kazoo.testing import harness
 
-        cluster = self.cluster
-
         def get_global_cluster():
-            return cluster
+            # kazoo's harness rebuilds its cluster when ZOOKEEPER_LOCAL_SESSION_RO changes
+            # (TestReadOnlyMode runs with local sessions on); the ensemble does the same.
+            if self.ensemble is not None and self.ensemble_local_sessions != _local_sessions_asked():
+                self.ensemble.stop()
+                self._start_ensemble(local_sessions=_local_sessions_asked())
+            return self.cluster
 
         harness.get_global_cluster = get_global_cluster
+
+    def _start_ensemble(self, local_sessions: bool) -> None:
+        from ensemble import Ensemble
+        cfg = dict(SUITE_CFG)
+        cfg.update(ENSEMBLE_CFG)
+        flag = "true" if local_sessions else "false"
+        cfg["localSessionsEnabled"] = flag
+        cfg["localSessionsUpgradingEnabled"] = flag
+        self.ensemble_starts += 1
+        work_dir = self.work_dir / f"ensemble-{self.ensemble_starts}"
+        work_dir.mkdir()
+        self.ensemble = Ensemble(work_dir, [self.kind] * 3, extra_cfg=cfg).start()
+        self.ensemble_local_sessions = local_sessions
+        self.cluster = ExternalCluster(members=[EnsembleMember(self.ensemble, m) for m in self.ensemble.members])
 
     def stop(self) -> None:
         if self.srv is not None:
             self.srv.stop()
         if getattr(self, "ensemble", None) is not None:
             self.ensemble.stop()
+
+
+def _local_sessions_asked() -> bool:
+    """kazoo's harness switch for localSessionsEnabled/localSessionsUpgradingEnabled."""
+    return os.environ.get("ZOOKEEPER_LOCAL_SESSION_RO", "false").lower() == "true"
 
 
 def pytest_addoption(parser):

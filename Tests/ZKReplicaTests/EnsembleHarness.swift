@@ -54,7 +54,8 @@ struct EnsembleHarness {
     var host: [ConnectionID: ServerID] = [:]
     var deliveries = 0
 
-    init() {
+    /// `configure` adjusts every member's replica configuration (after the harness's own).
+    init(configure: (inout ReplicaConfiguration) -> Void = { _ in }) {
         let quorum = QuorumConfiguration(voters: Set(Self.ids))
         for id in Self.ids {
             var configuration = ReplicaConfiguration()
@@ -62,6 +63,7 @@ struct EnsembleHarness {
             configuration.tickTimeMs = 200
             configuration.minSessionTimeoutMs = 400
             configuration.maxSessionTimeoutMs = 40_000
+            configure(&configuration)
             var peerConfiguration = PeerConfiguration(me: id, quorum: quorum)
             peerConfiguration.tickTimeMs = 200
             let replica = Replica(
