@@ -24,6 +24,10 @@ final class ReplicaShell: @unchecked Sendable {
     var ensemble: EnsembleWork?
     /// The log's generation (bumped by TRUNC and SNAP); older durability reports are stale.
     var logGeneration: UInt64 = 0
+    /// False for an observer with `syncEnabled=false`: it logs no txns and takes no
+    /// periodic snapshots (ZooKeeper's observer then has no sync processor); what it is
+    /// handed counts as durable at once, and after a restart the leader syncs it.
+    var logsTxns = true
     /// An ensemble member's periodic snapshot waits until its log is durable up to the
     /// snapshot's zxid: a snapshot ahead of the durable log would leave a hole in the
     /// history the peer restarts with.
@@ -203,6 +207,10 @@ final class ReplicaShell: @unchecked Sendable {
     }
 
     private func appendToLog(_ txns: [Txn]) {
+        guard logsTxns else {
+            if let last = txns.last { logPersisted(upTo: last.zxid, generation: logGeneration) }
+            return
+        }
         txnLog.append(txns)
         guard let snapshots, snapshots.txnsLogged(txns.count) else { return }
         txnLog.roll()

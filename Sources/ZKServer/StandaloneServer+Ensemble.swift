@@ -73,6 +73,7 @@ extension StandaloneServer {
         shell.snapshots = snapshots
         shell.directory = directory
         shell.ensemble = work
+        shell.logsTxns = ensemble.syncEnabled || !myServer.isObserver
         txnLog.start()
         schedulePurge(directory, on: loop)
 

@@ -338,3 +338,37 @@ def test_leader_serves_no(tmp_path):
                 zk.stop()
     finally:
         ens.stop()
+
+
+def test_observer_with_sync_disabled_logs_nothing_and_is_synced_after_restart(tmp_path):
+    ens = Ensemble(tmp_path, ["swiftkeeper"] * 3 + ["swiftkeeper:observer"], extra_cfg={"syncEnabled": "false", "snapCount": "20"})
+    ens.start()
+    try:
+        ens.wait_stable()
+        observer = ens.members[3]
+        writer = client(ens.members[0].hosts)
+        for i in range(60):
+            writer.create(f"/n-{i}", b"x")
+        reader = client(observer.hosts)
+        reader.sync("/")
+        assert len([c for c in reader.get_children("/") if c.startswith("n-")]) == 60
+        reader.stop()
+
+        def logged(member):
+            return sorted(p.name for p in (member.data_dir / "version-2").glob("log.*"))
+
+        # Participants log (and roll their logs at snapCount); the observer writes no log.
+        assert logged(ens.members[0]), "a participant must log"
+        assert logged(observer) == []
+        ens.kill(observer)
+        for i in range(60, 70):
+            writer.create(f"/n-{i}", b"x")
+        ens.restart(observer)
+        reader = client(observer.hosts)
+        reader.sync("/")
+        assert len([c for c in reader.get_children("/") if c.startswith("n-")]) == 70
+        reader.stop()
+        writer.stop()
+        assert_converged(ens, ens.members)
+    finally:
+        ens.stop()
