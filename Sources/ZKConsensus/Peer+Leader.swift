@@ -9,6 +9,8 @@ public struct LearnerProgress: Sendable {
         case awaitingSync(lastZxid: Zxid)
         /// Waiting for the shell's snapshot for a SNAP sync.
         case awaitingSnapshot
+        /// Waiting for the shell to read its on-disk log back to the learner's last zxid.
+        case awaitingLog(lastZxid: Zxid)
         /// Sync data and NEWLEADER sent; receives every new proposal from here on.
         case syncing
         /// Acknowledged NEWLEADER.
@@ -223,6 +225,11 @@ extension Peer {
             let from = min(common, committedZxid)
             actions.append(send(from == lastZxid ? .diff(zxid: committedZxid) : .trunc(zxid: from), to: id))
             sendHistory(after: from, to: id)
+        } else if configuration.diffFromLogEnabled, lastZxid < baseZxid {
+            leader.learners[id]?.stage = .awaitingLog(lastZxid: lastZxid)
+            role = .leading(leader)
+            actions.append(.readLogForLearner(id, after: lastZxid))
+            return
         } else {
             leader.learners[id]?.stage = .awaitingSnapshot
             role = .leading(leader)
@@ -251,6 +258,39 @@ extension Peer {
             actions.append(send(.proposal(txn), to: id))
             if txn.zxid <= committedZxid { actions.append(send(.commit(zxid: txn.zxid), to: id)) }
         }
+    }
+
+    /// The shell's answer to `readLogForLearner`: the txns of its on-disk log from the last
+    /// one at or before the learner's zxid on. They must reach the in-memory window (a log
+    /// still being written may not have it yet) and share an epoch with the learner's zxid
+    /// where they part (a TRUNC may not cross an epoch); otherwise the learner gets SNAP.
+    public mutating func logRead(for id: ServerID, txns: [Txn]?, now: Int64) -> [PeerAction] {
+        actions = []
+        guard case .leading(var leader) = role, let epoch = leader.newEpoch, case .awaitingLog(let lastZxid)? = leader.learners[id]?.stage
+        else { return [] }
+        func snap() -> [PeerAction] {
+            leader.learners[id]?.stage = .awaitingSnapshot
+            role = .leading(leader)
+            actions.append(.takeSnapshotForLearner(id))
+            return take()
+        }
+        guard let txns, let first = txns.first, first.zxid <= lastZxid, let last = txns.last, last.zxid >= baseZxid,
+            lastZxid < baseZxid
+        else { return snap() }
+        let common = txns.last { $0.zxid <= lastZxid }!.zxid
+        if common != lastZxid && ZxidLayout.epoch(of: common) != ZxidLayout.epoch(of: lastZxid) { return snap() }
+        actions.append(send(common == lastZxid ? .diff(zxid: committedZxid) : .trunc(zxid: common), to: id))
+        // Below the window every txn is committed.
+        for txn in txns where txn.zxid > common && txn.zxid <= baseZxid {
+            actions.append(send(.proposal(txn), to: id))
+            actions.append(send(.commit(zxid: txn.zxid), to: id))
+        }
+        sendHistory(after: baseZxid, to: id)
+        leader.learners[id]?.stage = .syncing
+        leader.learners[id]?.held = []
+        role = .leading(leader)
+        actions.append(send(.newLeader(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: id))
+        return take()
     }
 
     /// The shell's answer to `takeSnapshotForLearner`: the state machine as of `zxid`.

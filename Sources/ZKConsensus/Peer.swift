@@ -17,6 +17,10 @@ public struct PeerConfiguration: Sendable {
     /// learner whose last zxid is older than the window gets SNAP. Bounds the peer's memory
     /// under sustained writes.
     public var commitLogCount = 500
+    /// A learner older than the window is synced from the leader's on-disk log when the
+    /// shell can read it cheaply (`readLogForLearner`, ZooKeeper's `snapshotSizeFactor`);
+    /// otherwise, or when the log does not reach back far enough, it gets SNAP.
+    public var diffFromLogEnabled = false
 
     public init(me: ServerID, quorum: QuorumConfiguration) {
         self.me = me

@@ -149,6 +149,10 @@ public enum PeerAction: Equatable, Sendable {
     /// The leader needs its own state for a SNAP sync to `learner`: the shell answers with
     /// `Peer.snapshotReady`.
     case takeSnapshotForLearner(ServerID)
+    /// The leader would sync `learner` from its on-disk log: the shell answers with
+    /// `Peer.logRead(for:txns:)`, giving the logged txns from the last one at or before
+    /// `after` on, or nil when its log does not reach back that far or is too large.
+    case readLogForLearner(ServerID, after: Zxid)
     /// Apply this committed txn to the state machine (in zxid order).
     case apply(Txn)
     /// Close the quorum connection to this peer (a learner giving up on its leader, a leader

@@ -17,16 +17,35 @@ public enum EnsembleDiskPlan {
     }
 
     /// Every readable txn of every log, in zxid order; a txn already seen in an earlier
-    /// file (a restart logged it again) counts once.
-    public static func loggedTxns(_ files: DataFiles, payloadBytesMax: Int) throws -> [Txn] {
+    /// file (a restart logged it again) counts once. With `from`, reading starts at the
+    /// newest log that begins at or before that zxid.
+    public static func loggedTxns(_ files: DataFiles, payloadBytesMax: Int, from zxid: Zxid = 0) throws -> [Txn] {
         let scanner = TxnLogScanner(payloadBytesMax: payloadBytesMax)
         var txns: [Txn] = []
-        for file in files.logs.sorted() {
+        let logs = files.logs.sorted()
+        let start = logs.lastIndex { $0.zxid <= zxid } ?? 0
+        for file in logs[start...] {
             for logged in scanner.scan(try files.read(file)).txns where logged.txn.zxid > (txns.last?.zxid ?? 0) {
                 txns.append(logged.txn)
             }
         }
         return txns
+    }
+
+    /// DIFF from the log (ZooKeeper's `snapshotSizeFactor`): what a leader sends a learner
+    /// whose last zxid is `lastZxid`, from the last logged txn at or before it on. Nil when
+    /// the log does not reach back that far, or when the txns after it take more than
+    /// `bytesMax` bytes of log (a snapshot is then the cheaper sync).
+    public static func logDiff(_ logged: [Txn], after lastZxid: Zxid, bytesMax: Int) -> [Txn]? {
+        guard let firstAfter = logged.firstIndex(where: { $0.zxid > lastZxid }) ?? (logged.isEmpty ? nil : logged.count),
+            firstAfter > 0
+        else { return nil }
+        var bytes = 0
+        for txn in logged[firstAfter...] {
+            bytes += TxnLogFormat.entry(txn).readableBytes
+            if bytes > bytesMax { return nil }
+        }
+        return Array(logged[(firstAfter - 1)...])
     }
 
     /// What a TRUNC to `zxid` does to the files.

@@ -71,6 +71,14 @@ extension Replica {
         return takeActions(now: now)
     }
 
+    /// The shell's answer to `.peer(.readLogForLearner)`: its on-disk log from the learner's
+    /// point on, or nil when it cannot sync the learner from there (SNAP follows).
+    public mutating func logRead(for learner: ServerID, txns: [Txn]?, now: ReplicaTime) -> [ReplicaAction] {
+        actions = []
+        drivePeer(now: now) { $0.logRead(for: learner, txns: txns, now: now.elapsedMs) }
+        return takeActions(now: now)
+    }
+
     /// After `.peer(.truncateLog(to:))` the shell reloaded the state its disk holds up to
     /// that zxid (snapshot and the log that is left).
     public mutating func stateReloaded(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: ReplicaTime) -> [ReplicaAction] {
@@ -101,7 +109,7 @@ extension Replica {
                 actions.append(.peer(.send(to: to, .ping(zxid: round, touches: touches))))
             case .send(let to, .syncRequest(let requestId, nil)):
                 actions.append(.peer(.send(to: to, .syncRequest(requestId: requestId, origin: syncOrigin(requestId)))))
-            case .send, .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog, .notice:
+            case .send, .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog, .notice, .readLogForLearner:
                 actions.append(.peer(action))
             case .persistTxns(let txns):
                 for txn in txns { actions.append(.appendLog(txn)) }

@@ -83,6 +83,20 @@ struct EnsembleDisk {
         return try directory.recover(options: options)
     }
 
+    /// DIFF from the log for a learner whose last zxid is `lastZxid`: the logged txns from
+    /// there on, when they take at most `snapshotSizeFactor` × the newest snapshot's size
+    /// (ZooKeeper's rule; a negative factor turns it off). Nil means SNAP: the log does not
+    /// reach back, is too large, or cannot be read (a purge may be removing it).
+    func logDiff(after lastZxid: Zxid, snapshotSizeFactor: Double) -> [Txn]? {
+        guard snapshotSizeFactor >= 0 else { return nil }
+        let files = directory.files()
+        let snapshotBytes = directory.validSnapshots().max().flatMap {
+            (try? FileManager.default.attributesOfItem(atPath: directory.path(of: $0))[.size] as? NSNumber)?.intValue
+        } ?? 0
+        guard let logged = try? EnsembleDiskPlan.loggedTxns(files, payloadBytesMax: options.payloadBytesMax, from: lastZxid) else { return nil }
+        return EnsembleDiskPlan.logDiff(logged, after: lastZxid, bytesMax: Int(Double(snapshotBytes) * snapshotSizeFactor))
+    }
+
     /// SNAP: the leader's state replaces this member's files. Logs go first (a crash then
     /// leaves an older snapshot without logs, a consistent state the next sync repairs;
     /// never a new snapshot with stale txns after it), then the snapshot is written, then

@@ -16,6 +16,8 @@ final class EnsembleWork: @unchecked Sendable {
     let disk: EnsembleDisk
     let txnLog: FileTxnLog
     let logger: Logger
+    /// `snapshotSizeFactor`: how large a DIFF from the log may be, relative to a snapshot.
+    var snapshotSizeFactor = 0.33
     unowned let shell: ReplicaShell
     private var lastRole: (state: ServerState, leader: ServerID?) = (.looking, nil)
 
@@ -53,6 +55,12 @@ final class EnsembleWork: @unchecked Sendable {
         case .installSnapshot(let zxid, let snapshot):
             shell.logGeneration = txnLog.reset()
             durably("SNAP to 0x\(String(zxid, radix: 16))") { try disk.installSnapshot(zxid: zxid, snapshot) }
+        case .readLogForLearner(let learner, let lastZxid):
+            let txns = disk.logDiff(after: lastZxid, snapshotSizeFactor: snapshotSizeFactor)
+            logger.info(
+                txns == nil ? "learner too far behind for a DIFF from the log: SNAP" : "learner synced from the on-disk log (DIFF)",
+                metadata: ["learner": "server.\(learner)", "zxid": "0x\(String(lastZxid, radix: 16))", "txns": "\(txns?.count ?? 0)"])
+            shell.handle { replica, now in replica.logRead(for: learner, txns: txns, now: now) }
         case .closeConnection(let peer):
             links.close(peer)
         case .notice(let text):

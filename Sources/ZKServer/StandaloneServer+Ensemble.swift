@@ -24,6 +24,8 @@ extension StandaloneServer {
         peerConfiguration.tickTimeMs = configuration.tickTimeMs
         peerConfiguration.initLimit = ensemble.initLimit
         peerConfiguration.syncLimit = ensemble.syncLimit
+        peerConfiguration.commitLogCount = ensemble.commitLogCount
+        peerConfiguration.diffFromLogEnabled = ensemble.snapshotSizeFactor >= 0
         var clientConfiguration = configuration
         if let port = myServer.clientPort { clientConfiguration.clientPort = port }
         if let host = myServer.clientHost { clientConfiguration.clientPortAddress = host }
@@ -74,6 +76,7 @@ extension StandaloneServer {
         shell.directory = directory
         shell.ensemble = work
         shell.logsTxns = ensemble.syncEnabled || !myServer.isObserver
+        work.snapshotSizeFactor = ensemble.snapshotSizeFactor
         txnLog.start()
         schedulePurge(directory, on: loop)
 

@@ -193,6 +193,20 @@ extension Simulation {
             }
         case .installSnapshot(let zxid, let snapshot):
             nodes[id]!.installSnapshot(zxid: zxid, snapshot)
+        case .readLogForLearner(let learner, let lastZxid):
+            // The shell's rule (`EnsembleDisk.logDiff`) on the simulated disk; the page cache
+            // holds what is not durable yet, so the read sees it too.
+            let disk = nodes[id]!.disk
+            let snapshotBytes = disk.snapshots.max { $0.key < $1.key }?.value.count ?? 0
+            let txns = setup.snapshotSizeFactor.flatMap {
+                EnsembleDiskPlan.logDiff(disk.loggedTxns(), after: lastZxid, bytesMax: Int(Double(snapshotBytes) * $0))
+            }
+            trace.add("\(now) node \(id) reads its log for \(learner) after 0x\(String(lastZxid, radix: 16)): \(txns.map { "\($0.count) txns" } ?? "SNAP")")
+            let actions = nodes[id]!.replica.logRead(for: learner, txns: txns, now: clock(id))
+            if txns != nil, actions.contains(where: { if case .peer(.send(learner, .newLeader)) = $0 { return true } else { return false } }) {
+                diffsFromLog += 1
+            }
+            carryOut(actions, at: id)
         case .closeConnection(let peer):
             breakLink(id, peer)
         case .notice(let text):

@@ -32,6 +32,10 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     /// would set them: nil is off; true upgrades a local session at its first ephemeral,
     /// false refuses that create.
     public var localSessionsUpgrading: Bool?
+    /// `snapshotSizeFactor`: nil turns DIFF from the on-disk log off; otherwise a learner
+    /// older than the leader's window is synced from its log when that is at most this
+    /// times its newest snapshot.
+    public var snapshotSizeFactor: Double?
     /// Keep the event trace as text in the result (for reading a failure).
     public var keepsTrace = false
 
@@ -55,12 +59,14 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
         commitLogCount = [8, 60, 500].randomElement(using: &random)!
         // Drawn last, so that the draws above stay what they were for every seed.
         localSessionsUpgrading = [nil, true, false].randomElement(using: &random)!
+        snapshotSizeFactor = [nil, 0.33, 1_000].randomElement(using: &random)!
     }
 
     public var description: String {
         "seed \(seed): \(nodes) voters + \(observers) observer(s), safety \(safetyMs / 1000) s then liveness \(livenessMs / 1000) s "
             + "with \(downInLiveness) voter(s) left down; snapCount \(snapCount), commitLogCount \(commitLogCount), "
             + "local sessions \(localSessionsUpgrading.map { $0 ? "upgrading" : "not upgrading" } ?? "off"), "
+            + "DIFF from the log \(snapshotSizeFactor.map { "up to \($0) × a snapshot" } ?? "off"), "
             + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
             + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, \(Simulation.clientCount) clients, a client step every ~\(clientStepMs) ms"
             + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
@@ -83,6 +89,8 @@ public struct SimulationResult: Sendable {
     public var expiredSessions: Int
     /// Restarts whose recovery cut a torn final log entry.
     public var tornTails: Int
+    /// Learners a leader synced from its on-disk log (DIFF or TRUNC beyond its window).
+    public var diffsFromLog: Int
     public var nodeStatus: [String]
     public var simulatedMs: Int64
 
@@ -155,6 +163,7 @@ public struct Simulation {
     var endedSessions: Set<SessionID> = []
     var expiredSessions = 0
     var tornTails = 0
+    var diffsFromLog = 0
 
     public init(_ setup: SimulationSetup) {
         self.setup = setup
@@ -194,6 +203,7 @@ public struct Simulation {
         configuration.maxNotificationIntervalMs = 2_000
         // A small window, so that learners that fall behind it are synced by SNAP.
         configuration.commitLogCount = setup.commitLogCount
+        configuration.diffFromLogEnabled = setup.snapshotSizeFactor != nil
         configuration.injectedBug = setup.injectedBug
         return configuration
     }
@@ -224,7 +234,7 @@ public struct Simulation {
         if violation == nil { checkLiveness() }
         return SimulationResult(
             setup: setup, violation: violation, traceHash: trace.value, trace: trace.lines, committedTxns: acknowledged.count,
-            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events, expiredSessions: expiredSessions, tornTails: tornTails,
+            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events, expiredSessions: expiredSessions, tornTails: tornTails, diffsFromLog: diffsFromLog,
             nodeStatus: nodes.keys.sorted().map(status), simulatedMs: now)
     }
 

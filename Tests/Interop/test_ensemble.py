@@ -372,3 +372,42 @@ def test_observer_with_sync_disabled_logs_nothing_and_is_synced_after_restart(tm
         assert_converged(ens, ens.members)
     finally:
         ens.stop()
+
+
+def test_a_follower_behind_the_window_is_synced_from_the_leaders_log(tmp_path):
+    # A window of 10 committed txns; a snapshot every 50-100 txns gives the size that
+    # snapshotSizeFactor (default 0.33) compares a DIFF from the log with.
+    ens = Ensemble(tmp_path, ["swiftkeeper"] * 3, extra_cfg={"commitLogCount": "10", "snapCount": "100"}).start()
+    try:
+        leader = ens.wait_stable()
+        follower = next(m for m in ens.members if m is not leader)
+        writer = client(leader.hosts)
+        for i in range(300):
+            writer.create(f"/big-{i}", b"x" * 1024)
+        ens.kill(follower)
+        for i in range(40):
+            writer.create(f"/small-{i}", b"y")
+        ens.restart(follower)
+        ens.wait_stable()
+        reader = client(follower.hosts)
+        reader.sync("/")
+        assert len(reader.get_children("/")) >= 340
+        reader.stop()
+        assert "learner synced from the on-disk log (DIFF)" in leader.process.log_path.read_text()
+        assert "SNAP" not in leader.process.log_path.read_text()
+
+        # Far behind (the txns it missed outweigh a third of the snapshot): SNAP.
+        ens.kill(follower)
+        for i in range(600):
+            writer.create(f"/more-{i}", b"z" * 1024)
+        ens.restart(follower)
+        ens.wait_stable()
+        reader = client(follower.hosts)
+        reader.sync("/")
+        assert reader.exists("/more-599") is not None
+        reader.stop()
+        assert "learner too far behind for a DIFF from the log: SNAP" in leader.process.log_path.read_text()
+        writer.stop()
+        assert_converged(ens, ens.members)
+    finally:
+        ens.stop()

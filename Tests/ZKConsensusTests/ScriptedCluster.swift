@@ -24,7 +24,19 @@ struct ScriptedCluster {
     enum SyncResult: Equatable { case done(at: ServerID), failed(at: ServerID) }
     var syncs: [UInt64: SyncResult] = [:]
 
-    init(voters: Set<ServerID>, observers: Set<ServerID> = [], logs: [ServerID: Disk] = [:]) {
+    /// `commitLogCount` and `diffFromLogEnabled` of every member.
+    var commitLogCount = 500
+    var diffFromLog = false
+    /// How a leader's shell answers `readLogForLearner`; by default with its disk's log from
+    /// the last txn at or before the learner's zxid.
+    var logReadAnswer: ((ServerID, Zxid, [Txn]) -> [Txn]?)?
+    /// SNAPs each member installed, and learners each leader synced from its log.
+    var snapshotsInstalled: [ServerID: Int] = [:]
+    var logReads: [ServerID: Int] = [:]
+
+    init(voters: Set<ServerID>, observers: Set<ServerID> = [], logs: [ServerID: Disk] = [:], commitLogCount: Int = 500, diffFromLog: Bool = false) {
+        self.commitLogCount = commitLogCount
+        self.diffFromLog = diffFromLog
         quorum = QuorumConfiguration(voters: voters, observers: observers)
         for id in voters.union(observers).sorted() {
             disks[id] = logs[id] ?? Disk()
@@ -35,6 +47,8 @@ struct ScriptedCluster {
     func configuration(_ id: ServerID) -> PeerConfiguration {
         var configuration = PeerConfiguration(me: id, quorum: quorum)
         configuration.tickTimeMs = 200
+        configuration.commitLogCount = commitLogCount
+        configuration.diffFromLogEnabled = diffFromLog
         return configuration
     }
 
@@ -72,6 +86,7 @@ struct ScriptedCluster {
                 unsynced[id]!.removeAll { $0.zxid > zxid }
                 applied[id]!.removeAll { $0 > zxid }
             case .installSnapshot(let zxid, _):
+                snapshotsInstalled[id, default: 0] += 1
                 disks[id]!.baseZxid = zxid
                 disks[id]!.log = []
                 unsynced[id] = []
@@ -79,6 +94,14 @@ struct ScriptedCluster {
             case .takeSnapshotForLearner(let learner):
                 let zxid = peers[id]!.committedZxid
                 run(id, peers[id]!.snapshotReady(for: learner, zxid: zxid, snapshot: SyncSnapshot(tree: DataTree(), sessions: [:]), now: now))
+            case .readLogForLearner(let learner, let after):
+                logReads[id, default: 0] += 1
+                let logged = disks[id]!.log + unsynced[id]!
+                let answer = logReadAnswer.map { $0(id, after, logged) } ?? {
+                    guard let index = logged.lastIndex(where: { $0.zxid <= after }) else { return nil }
+                    return Array(logged[index...])
+                }()
+                run(id, peers[id]!.logRead(for: learner, txns: answer, now: now))
             case .apply(let txn): applied[id, default: []].append(txn.zxid)
             case .closeConnection(let peer):
                 outbox.removeAll { ($0.from == id && $0.to == peer) || ($0.from == peer && $0.to == id) }
