@@ -104,6 +104,24 @@ struct SimulatedDisk {
         currentLog = nil
     }
 
+    /// autopurge (`PurgePlan`, as the server runs it): the newest `retainCount` durable
+    /// snapshots stay with the logs needed after the oldest of them; the retained history
+    /// then begins at the oldest log left. Returns how many files went.
+    mutating func purge(retainCount: Int) -> Int {
+        let names = files
+        let deletions = PurgePlan.filesToDelete(validSnapshots: names.snapshots, allFiles: names.snapshots + names.logs, retainCount: retainCount)
+        for file in deletions {
+            switch file.kind {
+            case .snapshot: snapshots[file.zxid] = nil
+            case .log:
+                precondition(file.zxid != currentLog, "purge would delete the log being written, 0x\(String(file.zxid, radix: 16))")
+                logs[file.zxid] = nil
+            }
+        }
+        if deletions.contains(where: { $0.kind == .log }), let first = logs.keys.min() { baseZxid = max(baseZxid, first - 1) }
+        return deletions.count
+    }
+
     /// Every readable txn in the logs, in zxid order (durable or not: the page cache has them).
     func loggedTxns(durableOnly: Bool = false) -> [Txn] {
         let scanner = TxnLogScanner(payloadBytesMax: Self.options.payloadBytesMax)

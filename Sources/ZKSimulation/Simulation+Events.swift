@@ -17,6 +17,14 @@ extension Simulation {
             carryOut(nodes[at]!.replica.peerConnectionLost(peer, now: clock(at)), at: at)
         case .synced(let id, let zxid, let file, let length, let generation):
             guard nodes[id]!.up, nodes[id]!.diskGeneration == generation else { return }
+            if setup.fsyncFailureOneIn > 0, !healed, Int.random(in: 0..<setup.fsyncFailureOneIn, using: &random) == 0 {
+                // The log cannot make this batch durable: the member must not acknowledge it,
+                // so it leaves (the server exits with status 3) and is restarted later.
+                trace.add("\(now) fsync fails at \(id): it leaves")
+                logFailures += 1
+                takeDown(id)
+                return
+            }
             trace.add("\(now) synced \(id) \(zxid)")
             nodes[id]!.disk.synced(file: file, length: length, upTo: zxid)
             carryOut(nodes[id]!.replica.logPersisted(upTo: zxid, now: clock(id)), at: id)
@@ -29,14 +37,8 @@ extension Simulation {
             guard !healed else { return }
             let up = nodes.keys.sorted().filter { nodes[$0]!.up }
             if let victim = up.randomElement(using: &random) {
-                // Writes not yet fsynced may have reached the disk anyway, up to any byte.
                 trace.add("\(now) crash \(victim)")
-                nodes[victim]!.crash { unsynced in
-                    unsynced == 0 || Bool.random(using: &random) ? 0 : Int.random(in: 0...unsynced, using: &random)
-                }
-                disconnectClients(of: victim)
-                for other in quorum.members.sorted() where other != victim { breakLink(victim, other) }
-                queue.push(.restart(victim), at: now + Int64.random(in: 200...5_000, using: &random))
+                takeDown(victim)
             }
             queue.push(.crash, at: now + Int64.random(in: 1...(2 * setup.crashEveryMs), using: &random))
         case .restart(let id):
@@ -95,6 +97,17 @@ extension Simulation {
             guard nodes[server]!.up, nodeIncarnation[server, default: 0] == incarnation else { return }
             carryOut(nodes[server]!.replica.frameReceived(connection, frame, now: clock(server)), at: server)
         }
+    }
+
+    /// The member's process ends (power loss, or it left on a failed fsync) and is started
+    /// again later. Writes not yet fsynced may have reached the disk anyway, up to any byte.
+    mutating func takeDown(_ victim: ServerID) {
+        nodes[victim]!.crash { unsynced in
+            unsynced == 0 || Bool.random(using: &random) ? 0 : Int.random(in: 0...unsynced, using: &random)
+        }
+        disconnectClients(of: victim)
+        for other in quorum.members.sorted() where other != victim { breakLink(victim, other) }
+        queue.push(.restart(victim), at: now + Int64.random(in: 200...5_000, using: &random))
     }
 
     /// A TCP connection between `a` and `b` breaks: what was in flight is lost and both ends
@@ -226,6 +239,10 @@ extension Simulation {
         let replica = nodes[id]!.replica
         trace.add("\(now) snapshot \(id) at 0x\(String(replica.tree.lastProcessedZxid, radix: 16))")
         nodes[id]!.disk.takeSnapshot(tree: replica.tree, sessions: replica.sessionTimeouts)
+        if let retainCount = setup.purgeRetainCount {
+            let deleted = nodes[id]!.disk.purge(retainCount: retainCount)
+            if deleted > 0 { trace.add("\(now) purge \(id): \(deleted) files") }
+        }
         nodes[id]!.txnsSinceSnapshot = 0
         nodes[id]!.snapshotAfterTxns = nextSnapshotAfter()
     }

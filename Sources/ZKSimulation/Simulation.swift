@@ -36,6 +36,12 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
     /// older than the leader's window is synced from its log when that is at most this
     /// times its newest snapshot.
     public var snapshotSizeFactor: Double?
+    /// `autopurge.snapRetainCount` after every snapshot a member takes (nil: no purge): older
+    /// snapshots and the logs only they need are deleted, as the server's purge does.
+    public var purgeRetainCount: Int?
+    /// One fsync in this many fails (0: none); the member then leaves as the server does
+    /// (exit, whatever was written but not synced may or may not be on disk) and restarts.
+    public var fsyncFailureOneIn: Int
     /// Keep the event trace as text in the result (for reading a failure).
     public var keepsTrace = false
 
@@ -60,6 +66,8 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
         // Drawn last, so that the draws above stay what they were for every seed.
         localSessionsUpgrading = [nil, true, false].randomElement(using: &random)!
         snapshotSizeFactor = [nil, 0.33, 1_000].randomElement(using: &random)!
+        purgeRetainCount = [nil, 3, 1].randomElement(using: &random)!
+        fsyncFailureOneIn = [0, 300, 3_000].randomElement(using: &random)!
     }
 
     public var description: String {
@@ -67,6 +75,8 @@ public struct SimulationSetup: Sendable, CustomStringConvertible {
             + "with \(downInLiveness) voter(s) left down; snapCount \(snapCount), commitLogCount \(commitLogCount), "
             + "local sessions \(localSessionsUpgrading.map { $0 ? "upgrading" : "not upgrading" } ?? "off"), "
             + "DIFF from the log \(snapshotSizeFactor.map { "up to \($0) × a snapshot" } ?? "off"), "
+            + "purge \(purgeRetainCount.map { "keeping \($0) snapshots" } ?? "off"), "
+            + "fsync failures \(fsyncFailureOneIn == 0 ? "none" : "1 in \(fsyncFailureOneIn)"), "
             + "message delay ≤ \(messageDelayMaxMs) ms, fsync ≤ \(fsyncDelayMaxMs) ms, crash every ~\(crashEveryMs) ms, "
             + "partition every ~\(partitionEveryMs) ms, reset every ~\(resetEveryMs) ms, clog every ~\(clogEveryMs) ms, clocks ±5%, \(Simulation.clientCount) clients, a client step every ~\(clientStepMs) ms"
             + (injectedBug.map { "; INJECTED BUG \($0.rawValue)" } ?? "")
@@ -91,6 +101,8 @@ public struct SimulationResult: Sendable {
     public var tornTails: Int
     /// Learners a leader synced from its on-disk log (DIFF or TRUNC beyond its window).
     public var diffsFromLog: Int
+    /// Members that left because an fsync failed.
+    public var logFailures: Int
     public var nodeStatus: [String]
     public var simulatedMs: Int64
 
@@ -164,6 +176,7 @@ public struct Simulation {
     var expiredSessions = 0
     var tornTails = 0
     var diffsFromLog = 0
+    var logFailures = 0
 
     public init(_ setup: SimulationSetup) {
         self.setup = setup
@@ -234,7 +247,7 @@ public struct Simulation {
         if violation == nil { checkLiveness() }
         return SimulationResult(
             setup: setup, violation: violation, traceHash: trace.value, trace: trace.lines, committedTxns: acknowledged.count,
-            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events, expiredSessions: expiredSessions, tornTails: tornTails, diffsFromLog: diffsFromLog,
+            clientAnswers: history.filter { $0.returnTime != nil }.count, clientOperations: history.count, events: events, expiredSessions: expiredSessions, tornTails: tornTails, diffsFromLog: diffsFromLog, logFailures: logFailures,
             nodeStatus: nodes.keys.sorted().map(status), simulatedMs: now)
     }
 

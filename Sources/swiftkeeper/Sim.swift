@@ -87,7 +87,7 @@ struct Sim: ParsableCommand {
         } else {
             print(
                 "ok: \(result.committedTxns) txns committed, \(result.clientAnswers) of \(result.clientOperations) client operations answered "
-                    + "and linearizable, \(result.expiredSessions) sessions expired, \(result.tornTails) torn log tails cut at restart, \(result.diffsFromLog) learners synced from a leader's log, \(result.events) events, \(result.simulatedMs / 1000) s simulated")
+                    + "and linearizable, \(result.expiredSessions) sessions expired, \(result.tornTails) torn log tails cut at restart, \(result.diffsFromLog) learners synced from a leader's log, \(result.logFailures) members left on a failed fsync, \(result.events) events, \(result.simulatedMs / 1000) s simulated")
         }
         for line in result.nodeStatus { print("  \(line)") }
         print(String(format: "trace hash %016llx", result.traceHash))
