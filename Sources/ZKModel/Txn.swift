@@ -67,9 +67,22 @@ extension TxnBody {
 public struct Txn: Hashable, Sendable {
     public var header: TxnHeader
     public var body: TxnBody
-    public init(header: TxnHeader, body: TxnBody) {
+    /// The tree digest once this txn is applied, as the leader that made it computed it
+    /// (ZooKeeper's `TxnDigest`, in PROPOSAL, INFORM and log entries); nil when it came
+    /// without one. A check value derived from the history, so not part of the txn's
+    /// identity: two copies of a txn with and without it are the same txn.
+    public var digest: UInt64?
+    public init(header: TxnHeader, body: TxnBody, digest: UInt64? = nil) {
         self.header = header
         self.body = body
+        self.digest = digest
     }
     public var zxid: Zxid { header.zxid }
+
+    public static func == (lhs: Txn, rhs: Txn) -> Bool { lhs.header == rhs.header && lhs.body == rhs.body }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(header)
+        hasher.combine(body)
+    }
 }

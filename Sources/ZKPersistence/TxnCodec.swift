@@ -1,4 +1,5 @@
 import NIOCore
+import ZKDataTree
 import ZKModel
 import ZKWire
 
@@ -22,7 +23,9 @@ public enum TxnDecodeError: Error, Equatable, Sendable {
 /// The bytes of one log entry's payload: `TxnHeader`, the record for its type, and an optional
 /// `TxnDigest`. The same payload travels in PROPOSAL packets between servers.
 public enum TxnCodec {
+    /// `digest` defaults to the txn's own (`Txn.digest`).
     public static func encode(_ txn: Txn, digest: TxnDigest? = nil, into writer: inout JuteWriter) {
+        let digest = digest ?? txn.digest.map { TxnDigest(version: TreeDigest.version, treeDigest: Int64(bitPattern: $0)) }
         writer.writeLong(txn.header.clientId)
         writer.writeInt(txn.header.cxid)
         writer.writeLong(txn.header.zxid)
@@ -102,7 +105,9 @@ public enum TxnCodec {
         if reader.buffer.readableBytes >= 12 {
             digest = TxnDigest(version: try reader.readInt(), treeDigest: try reader.readLong())
         }
-        return (Txn(header: header, body: body), digest)
+        // The txn keeps a digest of the version this server computes (others are not comparable).
+        let treeDigest = digest.flatMap { $0.version == TreeDigest.version ? UInt64(bitPattern: $0.treeDigest) : nil }
+        return (Txn(header: header, body: body, digest: treeDigest), digest)
     }
 
     static func decodeRecord(type: Int32, from reader: inout JuteReader, topLevel: Bool) throws -> TxnBody {

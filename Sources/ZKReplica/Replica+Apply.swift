@@ -9,6 +9,9 @@ extension Replica {
         var triggers: [WatchTrigger] = []
         let outcome = tree.apply(txn, triggers: &triggers)
         pending.removeApplied(upTo: txn.zxid)
+        digests.removeApplied(upTo: txn.zxid)
+        // ZooKeeper's learners compare too, and count what differs (`digest_mismatches_count`).
+        if let expected = txn.digest, expected != tree.digest { stats.digestMismatches += 1 }
         if appliedRecord != nil {
             let record = AppliedRecord.txn(txn, digest: tree.digest, byServingLeader: peer != nil && isServingLeader)
             appliedRecord?.append(record)

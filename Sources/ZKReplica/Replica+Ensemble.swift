@@ -162,6 +162,7 @@ extension Replica {
         sessionsBeingCreated = []
         sessionOwners = [:]
         pending = PendingChanges()
+        digests = DigestProjection()
         pendingSyncs = [:]
         connectingSessions = [:]
         revalidatingSessions = [:]
@@ -178,6 +179,7 @@ extension Replica {
         self.tree = tree
         if appliedRecord != nil { appliedRecord?.append(.stateReplaced(zxid: tree.lastProcessedZxid)) }
         pending = PendingChanges()
+        digests = DigestProjection()
         sessions.replaceAll(with: sessionTimeouts, now: now.elapsedMs)
     }
 

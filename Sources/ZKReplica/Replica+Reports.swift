@@ -162,6 +162,7 @@ extension Replica {
             ("global_sessions", "\(sessions.sessions.count)"),
             ("local_sessions", "\(localSessions.sessions.count)"),
             ("uptime", "\(now.elapsedMs - startedAtMs)"),
+            ("digest_mismatches_count", "\(stats.digestMismatches)"),
             ("last_proposal_size", "-1"),
             ("max_proposal_size", "-1"),
             ("min_proposal_size", "-1"),

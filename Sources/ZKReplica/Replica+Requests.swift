@@ -252,6 +252,8 @@ extension Replica {
 }
 
 public struct ServerStats: Sendable {
+    /// Applied txns whose digest (from their leader) this member's tree did not reach.
+    public var digestMismatches = 0
     public var packetsReceived = 0
     public var packetsSent = 0
     public var minLatencyMs: Int64 = 0

@@ -16,6 +16,8 @@ public struct Replica: Sendable {
     public internal(set) var watches = WatchTable()
     public internal(set) var sessions: SessionTable
     var pending = PendingChanges()
+    /// Ensemble leader: the digest each prepared txn will leave (its PROPOSAL carries it).
+    var digests = DigestProjection()
     var connections: [ConnectionID: Connection] = [:]
     /// Open connections per client address, for `maxClientCnxns`.
     var connectionsByAddress: [String: Int] = [:]
@@ -333,7 +335,9 @@ public struct Replica: Sendable {
 
     mutating func appendTxn(_ txn: Txn, connection: ConnectionID?, now: ReplicaTime) {
         if peer != nil {
-            drivePeer(now: now) { $0.propose(txn, now: now.elapsedMs) }
+            var txn = txn
+            if configuration.digestEnabled { txn.digest = digests.project(txn, tree: tree) }
+            drivePeer(now: now) { [txn] in $0.propose(txn, now: now.elapsedMs) }
             return
         }
         inFlight.append((txn, connection))

@@ -18,6 +18,9 @@ public struct ReplicaConfiguration: Sendable {
     public var replyBytesMax: Int { replyBytesMaxSetting ?? frameBytesMax + 1024 }
     public var extendedTypesEnabled = false
     public var skipACL = false
+    /// `digest.enabled`: an ensemble leader stamps each txn with the tree digest it leaves
+    /// (`DigestProjection`), and every member counts txns whose digest it does not reach.
+    public var digestEnabled = true
     /// `DigestAuthenticationProvider.superDigest`: a digest id whose holder is super.
     public var superDigest: String?
     public var digestAuthEnabled = true

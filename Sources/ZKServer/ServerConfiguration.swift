@@ -21,6 +21,9 @@ public struct ServerConfiguration: Sendable {
     public var juteMaxBuffer = 0xfffff
     public var superDigest: String?
     public var skipACL = false
+    /// `digest.enabled` (ZooKeeper's `zookeeper.digest.enabled`, default on): an ensemble
+    /// leader puts the tree digest after each txn in its PROPOSAL and log entry.
+    public var digestEnabled = true
     public var reconfigEnabled = false
     public var containerCheckIntervalMs: Int64 = 60000
     public var containerMaxPerMinute = 10000
@@ -115,6 +118,7 @@ public struct ServerConfiguration: Sendable {
         case "jute.maxbuffer": juteMaxBuffer = try Self.integer(key, value, minimum: 1024, maximum: Int(Int32.max))
         case "DigestAuthenticationProvider.superDigest": superDigest = value
         case "skipACL": skipACL = value.lowercased() == "yes" || value.lowercased() == "true"
+        case "digest.enabled": digestEnabled = try Self.boolean(key, value)
         case "reconfigEnabled": reconfigEnabled = try Self.boolean(key, value)
         case "znode.container.checkIntervalMs": containerCheckIntervalMs = Int64(try Self.integer(key, value, minimum: 1))
         case "znode.container.maxPerMinute": containerMaxPerMinute = try Self.integer(key, value, minimum: 1)
@@ -188,6 +192,7 @@ public struct ServerConfiguration: Sendable {
         replica.frameBytesMax = juteMaxBuffer
         replica.extendedTypesEnabled = extendedTypesEnabled
         replica.skipACL = skipACL
+        replica.digestEnabled = digestEnabled
         replica.superDigest = superDigest
         replica.reconfigEnabled = reconfigEnabled
         replica.fourLetterWordWhitelist = fourLetterWordWhitelist

@@ -31,6 +31,12 @@ extension Simulation {
                     return
                 }
                 digestAt[txn.zxid] = digest
+                // The digest the leader projected when it prepared the txn is what applying
+                // it gives (ZooKeeper's learners check the same).
+                if let projected = txn.digest, projected != digest {
+                    violation = "node \(id) reached tree digest \(String(digest, radix: 16)) at zxid 0x\(String(txn.zxid, radix: 16)), its PROPOSAL said \(String(projected, radix: 16))"
+                    return
+                }
                 if byServingLeader, case .closeSession = txn.body {
                     endedSessions.insert(txn.header.clientId)
                     // The leader's expiry closes with cxid 0; a client's close carries its xid.

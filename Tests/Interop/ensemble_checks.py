@@ -151,3 +151,25 @@ def assert_converged(ensemble, members, writers: Writers | None = None) -> dict:
     zxids = {ensemble.srvr_field(m, "Zxid") for m in members}
     assert len(zxids) == 1, f"members end on different zxids: {zxids}"
     return trees[0]
+
+
+def logged_session_digests(data_dir) -> list[bool]:
+    """For each createSession entry in the member's transaction logs: whether it carries a
+    TxnDigest (version 2). A createSession payload is the 32-byte TxnHeader and a 4-byte
+    timeout, so 48 bytes means a digest follows; ZooKeeper writes its log entries from the
+    PROPOSAL it got, so this shows what the leader sent."""
+    import struct
+    from pathlib import Path
+    flags = []
+    for log in sorted((Path(data_dir) / "version-2").glob("log.*")):
+        data = log.read_bytes()
+        offset = 16  # magic, version, dbid
+        while offset + 12 <= len(data):
+            length = struct.unpack_from(">i", data, offset + 8)[0]
+            if length <= 0 or offset + 12 + length + 1 > len(data):
+                break
+            payload = data[offset + 12: offset + 12 + length]
+            if struct.unpack_from(">i", payload, 28)[0] == -10:  # createSession
+                flags.append(length == 48 and struct.unpack_from(">i", payload, 36)[0] == 2)
+            offset += 12 + length + 1
+    return flags

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ensemble import Ensemble
-from ensemble_checks import Writers, assert_converged, client
+from ensemble_checks import Writers, assert_converged, client, logged_session_digests
 
 # The highest voter sid leads first (it is started first, and with equal zxids the
 # highest sid wins).
@@ -61,5 +61,13 @@ def test_mixed_ensemble(tmp_path, layout):
         finally:
             writers.stop()
         assert_converged(ens, ens.members, writers)
+        # Every PROPOSAL carried the tree digest it leaves (TxnDigest), and every member,
+        # of either kind, reached it: no member counted a mismatch.
+        for m in ens.members:
+            mntr = m.process.four_letter("mntr")
+            counts = [line.split()[1] for line in mntr.splitlines() if line.startswith("zk_digest_mismatches_count")]
+            assert counts == ["0"], f"member {m.sid} ({m.kind}): {counts or 'no zk_digest_mismatches_count'}"
+            flags = logged_session_digests(m.data_dir)
+            assert flags and all(flags), f"member {m.sid} ({m.kind}) logged createSessions without a digest: {flags}"
     finally:
         ens.stop()
