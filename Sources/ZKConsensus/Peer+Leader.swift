@@ -106,7 +106,7 @@ extension Peer {
     /// The leader proposes a prepared txn (its zxid must be `nextZxid`).
     public mutating func propose(_ txn: Txn, now: Int64) -> [PeerAction] {
         actions = []
-        guard let expected = nextZxid, case .leading(var leader) = role else { return [] }
+        guard let expected = nextZxid, var leader = takeLeader() else { return [] }
         precondition(txn.zxid == expected, "proposal zxid 0x\(String(txn.zxid, radix: 16)) is not the next one, 0x\(String(expected, radix: 16))")
         log.append(txn)
         leader.proposalAcks[txn.zxid] = []
@@ -119,7 +119,7 @@ extension Peer {
     }
 
     mutating func leaderReceive(_ message: PeerMessage, from sender: ServerID, now: Int64) {
-        guard case .leading(var leader) = role else { return }
+        guard var leader = takeLeader() else { return }
         leader.learners[sender]?.lastHeardMs = now
         role = .leading(leader)
         switch message {
@@ -321,6 +321,8 @@ extension Peer {
             return
         }
         guard !configuration.quorum.observers.contains(sender), leader.proposalAcks[zxid] != nil else { return }
+        _ = consume leader
+        guard var leader = takeLeader() else { return }
         leader.proposalAcks[zxid]?.insert(sender)
         role = .leading(leader)
         commitReady(now: now)
@@ -352,7 +354,7 @@ extension Peer {
 
     /// Commits, in zxid order, every proposal a quorum (us included, once durable) acknowledged.
     mutating func commitReady(now: Int64) {
-        guard case .leading(var leader) = role, leader.phase == .broadcast else { return }
+        guard state == .leading, phase == .broadcast, var leader = takeLeader() else { return }
         while case let index = logIndex(after: committedZxid), index < log.count {
             let next = log[index]
             guard let acks = leader.proposalAcks[next.zxid] else { break }
@@ -360,8 +362,8 @@ extension Peer {
             guard configuration.quorum.isQuorum(voters) || configuration.injectedBug == .commitWithoutQuorum else { break }
             leader.proposalAcks[next.zxid] = nil
             commitAndAnnounce(next, to: &leader)
-            role = .leading(leader)
         }
+        role = .leading(leader)
         compactLog()
         completeLeaderSyncs()
     }

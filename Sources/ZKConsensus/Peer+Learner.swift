@@ -104,7 +104,7 @@ extension Peer {
 
     /// Proposals must follow the log without a gap inside an epoch (ZOOKEEPER-4925).
     mutating func learnerAppend(_ txn: Txn, now: Int64) {
-        guard case .learning(var learner) = role else { return }
+        guard state != .looking, leaderId != me else { return }
         let last = lastLoggedZxid
         guard txn.zxid > last else { return }
         if ZxidLayout.epoch(of: txn.zxid) == ZxidLayout.epoch(of: last) && txn.zxid != last + 1 {
@@ -113,7 +113,7 @@ extension Peer {
         }
         log.append(txn)
         actions.append(.persistTxns([txn]))
-        if !configuration.isObserver {
+        if !configuration.isObserver, var learner = takeLearner() {
             learner.unacked.append(txn.zxid)
             role = .learning(learner)
         }
@@ -130,7 +130,7 @@ extension Peer {
     }
 
     mutating func learnerPersisted(now: Int64) {
-        guard case .learning(var learner) = role else { return }
+        guard var learner = takeLearner() else { return }
         // ACK NEWLEADER only once everything received during sync is on disk, and only after
         // the new epoch is current (ZooKeeper 3.9.3+'s order).
         if learner.newLeaderPending, persistedZxid >= lastLoggedZxid, let epoch = learner.newEpoch {

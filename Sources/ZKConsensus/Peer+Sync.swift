@@ -77,6 +77,7 @@ extension Peer {
             for pending in leader.pendingSyncs where pending.origin == me { actions.append(.syncFailed(requestId: pending.requestId)) }
         case .learning(let learner):
             for requestId in learner.pendingSyncs.keys.sorted() { actions.append(.syncFailed(requestId: requestId)) }
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
     }
 }

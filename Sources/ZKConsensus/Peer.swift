@@ -84,6 +84,26 @@ public struct Peer: Sendable {
         case looking(FastLeaderElection, resendAtMs: Int64, resendDelayMs: Int64)
         case leading(LeaderState)
         case learning(LearnerState)
+        /// Only inside one event, while the leader's or learner's state is out of `role`
+        /// being changed in place (`takeLeader`, `takeLearner`); nothing reads it then.
+        case detached
+    }
+
+    /// Takes the leader's state out of `role` to change it in place. While `role` held it
+    /// too, the first change to each of its tables copied the whole table: on every ACK,
+    /// the acks of every proposal in flight. Put it back (`role = .leading(leader)`) before
+    /// anything reads `role`.
+    mutating func takeLeader() -> LeaderState? {
+        guard case .leading(let leader) = role else { return nil }
+        role = .detached
+        return leader
+    }
+
+    /// `takeLeader` for a learner's state (its unacknowledged proposals).
+    mutating func takeLearner() -> LearnerState? {
+        guard case .learning(let learner) = role else { return nil }
+        role = .detached
+        return learner
     }
 
     public init(configuration: PeerConfiguration, durable: PeerDurableState, now: Int64) {
@@ -128,6 +148,7 @@ public struct Peer: Sendable {
         case .looking: return .looking
         case .leading: return .leading
         case .learning: return configuration.isObserver ? .observing : .following
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
     }
 
@@ -136,6 +157,7 @@ public struct Peer: Sendable {
         case .looking: return .election
         case .leading(let leader): return leader.phase
         case .learning(let learner): return learner.phase
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
     }
 
@@ -144,6 +166,7 @@ public struct Peer: Sendable {
         case .looking: return nil
         case .leading: return me
         case .learning(let learner): return learner.leader
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
     }
 
@@ -158,6 +181,7 @@ public struct Peer: Sendable {
         case .looking: lookingReceive(message, from: sender, now: now)
         case .leading: leaderReceive(message, from: sender, now: now)
         case .learning: learnerReceive(message, from: sender, now: now)
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
         return take()
     }
@@ -174,6 +198,7 @@ public struct Peer: Sendable {
             role = .leading(leader)
         case .learning(let learner):
             if learner.leader == peer { startLooking(now: now) }
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
         return take()
     }
@@ -186,6 +211,7 @@ public struct Peer: Sendable {
         case .looking: break
         case .leading: leaderPersisted(now: now)
         case .learning: learnerPersisted(now: now)
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
         return take()
     }
@@ -196,6 +222,7 @@ public struct Peer: Sendable {
         case .looking: lookingTick(now: now)
         case .leading: leaderTick(now: now)
         case .learning: learnerTick(now: now)
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
         return take()
     }
@@ -221,6 +248,7 @@ public struct Peer: Sendable {
             for id in leader.learners.keys.sorted() { actions.append(.closeConnection(to: id)) }
         case .learning(let learner):
             actions.append(.closeConnection(to: learner.leader))
+        case .detached: preconditionFailure("peer role read while its state is taken out")
         }
         let election = FastLeaderElection(
             me: me, configuration: configuration.quorum, lastZxid: lastLoggedZxid, currentEpoch: currentEpoch, previousRound: lastRound)
