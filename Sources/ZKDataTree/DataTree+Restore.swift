@@ -92,14 +92,29 @@ extension DataTree {
     /// Every node in pre-order (parents before children), children in ZooKeeper's listing
     /// order: the order ZooKeeper writes a snapshot in.
     public func preorder(_ body: (String, DataNode) throws -> Void) rethrows {
-        guard let root = nodes["/"] else { return }
-        var stack: [(String, DataNode)] = [("/", root)]
-        while let (path, node) = stack.popLast() {
-            try body(path, node)
+        var cursor = PreorderCursor(self)
+        while let (path, node) = cursor.next() { try body(path, node) }
+    }
+
+    /// `preorder` one node at a time, so that a walk can stop and go on later: a SNAP
+    /// streams a copy of the tree (an O(1) copy: the nodes are a persistent hash trie) a
+    /// slice at a time while the original changes.
+    public struct PreorderCursor: Sendable {
+        let tree: DataTree
+        var stack: [(String, DataNode)]
+
+        public init(_ tree: DataTree) {
+            self.tree = tree
+            stack = tree.nodes["/"].map { [("/", $0)] } ?? []
+        }
+
+        public mutating func next() -> (String, DataNode)? {
+            guard let (path, node) = stack.popLast() else { return nil }
             for name in node.listedChildren.reversed() {
                 let childPath = PathRules.join(path, name)
-                if let child = nodes[childPath] { stack.append((childPath, child)) }
+                if let child = tree.nodes[childPath] { stack.append((childPath, child)) }
             }
+            return (path, node)
         }
     }
 }

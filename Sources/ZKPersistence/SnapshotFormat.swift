@@ -57,24 +57,54 @@ public enum SnapshotFormat {
     /// Sessions, the ACL table, every node and the `/` marker: what follows a snapshot
     /// file's header, and what a SNAP sync streams (`SerializeUtils.serializeSnapshot`).
     public static func writeBody(tree: DataTree, sessions: [SessionID: Int32], into writer: inout JuteWriter) {
-        writer.writeInt(Int32(sessions.count))
-        for (id, timeoutMs) in sessions.sorted(by: { $0.key < $1.key }) {
-            writer.writeLong(id)
-            writer.writeInt(timeoutMs)
+        var body = BodyWriter(tree: tree, sessions: sessions)
+        while !body.isFinished { body.write(into: &writer, bytesMax: .max) }
+    }
+
+    /// `writeBody` a slice at a time: a leader streams a SNAP from its copy of the tree
+    /// as the learner's socket takes it, instead of building the whole stream in memory.
+    public struct BodyWriter: Sendable {
+        let sessions: [SessionID: Int32]
+        let references: (table: [[ACL]], index: [[ACL]: Int64])
+        var cursor: DataTree.PreorderCursor
+        var headerWritten = false
+        public private(set) var isFinished = false
+
+        public init(tree: DataTree, sessions: [SessionID: Int32]) {
+            self.sessions = sessions
+            references = SnapshotFormat.aclReferences(tree)
+            cursor = DataTree.PreorderCursor(tree)
         }
-        let references = aclReferences(tree)
-        writer.writeInt(Int32(references.table.count))
-        for (index, acl) in references.table.enumerated() {
-            writer.writeLong(Int64(index + 1))
-            writer.writeACLs(acl)
+
+        /// Writes the next records, stopping once at least `bytesMax` bytes were written or
+        /// the body ended (with its `/` marker, then `isFinished`).
+        public mutating func write(into writer: inout JuteWriter, bytesMax: Int) {
+            let start = writer.buffer.writerIndex
+            if !headerWritten {
+                headerWritten = true
+                writer.writeInt(Int32(sessions.count))
+                for (id, timeoutMs) in sessions.sorted(by: { $0.key < $1.key }) {
+                    writer.writeLong(id)
+                    writer.writeInt(timeoutMs)
+                }
+                writer.writeInt(Int32(references.table.count))
+                for (index, acl) in references.table.enumerated() {
+                    writer.writeLong(Int64(index + 1))
+                    writer.writeACLs(acl)
+                }
+            }
+            while writer.buffer.writerIndex - start < bytesMax {
+                guard let (path, node) = cursor.next() else {
+                    writer.writeString("/")
+                    isFinished = true
+                    return
+                }
+                writer.writeString(path == "/" ? "" : path)
+                writer.writeBuffer(node.data)
+                writer.writeLong(SnapshotFormat.reference(path, node, references.index))
+                SnapshotFormat.writeStatPersisted(node, into: &writer)
+            }
         }
-        tree.preorder { path, node in
-            writer.writeString(path == "/" ? "" : path)
-            writer.writeBuffer(node.data)
-            writer.writeLong(reference(path, node, references.index))
-            writeStatPersisted(node, into: &writer)
-        }
-        writer.writeString("/")
     }
 
     /// Distinct ACL lists numbered 1, 2, … in the order a pre-order walk first meets them.

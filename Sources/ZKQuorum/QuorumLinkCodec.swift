@@ -49,6 +49,19 @@ public struct QuorumLinkCodec: Sendable {
         }
     }
 
+    /// A SNAP's packet alone, for a sender that streams what follows it as its socket takes
+    /// it: `SnapshotFormat.BodyWriter`'s records, then `snapStreamEnd`.
+    public func encodeSnapPacket(zxid: Zxid, into buffer: inout ByteBuffer) {
+        QuorumPacket(type: QuorumPacketType.snap, zxid: zxid).encode(into: &buffer)
+    }
+
+    /// What ends a SNAP's stream ("BenWasHere").
+    public static func snapStreamEnd(into buffer: inout ByteBuffer) {
+        var writer = JuteWriter(ByteBuffer())
+        writer.writeString(SnapStreamDecoder.signature)
+        buffer.writeBuffer(&writer.buffer)
+    }
+
     func packet(for message: PeerMessage) -> QuorumPacket {
         let type = message.packetType
         switch message {

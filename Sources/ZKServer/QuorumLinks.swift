@@ -2,7 +2,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import ZKConsensus
+import ZKPersistence
 import ZKQuorum
+import ZKWire
 
 /// One learner–leader connection and its codec. Loop-confined (the replica's loop runs
 /// every quorum channel), which is what makes `@unchecked Sendable` safe.
@@ -11,8 +13,15 @@ final class QuorumLink: @unchecked Sendable {
     var channel: Channel?
     /// The other member: known when we dial our leader; from FOLLOWERINFO when it dials us.
     var peer: ServerID?
-    /// A SNAP (one large write) is still draining: the unsent-bytes bound waits for it.
+    /// A SNAP being streamed from the leader's copy of its tree, a slice whenever the
+    /// socket can take more (`QuorumLinks.pumpSnap`).
+    var snapStream: SnapshotFormat.BodyWriter?
+    /// What was sent after that SNAP while it streams, encoded in order; it follows the stream.
+    var afterSnap = ByteBuffer()
+    /// The stream's last slice is still draining: the unsent-bytes bound waits for it.
     var snapDraining = false
+    /// `pumpSnap` is running (a write may call it again through a writability change).
+    var pumpingSnap = false
     /// FOLLOWERINFO/OBSERVERINFO went out on this connection. The peer repeats it until
     /// LEADERINFO comes (for links that lose messages); on TCP once is enough, and a
     /// ZooKeeper leader drops a learner that sends it twice ("is not ACKEPOCH").
@@ -53,9 +62,10 @@ final class QuorumLinks: @unchecked Sendable {
     static let redialDelayMs: Int64 = 100
     /// Bytes written to one link and not yet taken by its socket before the link counts as
     /// stuck and is closed (the peer then syncs again): a learner that stops reading cannot
-    /// make the leader buffer without bound. A SNAP of a large tree goes out as one write
-    /// and is exempt until it drained.
+    /// make the leader buffer without bound. A SNAP streams within it (`pumpSnap`).
     static let linkUnsentBytesMax = 64 << 20
+    /// Bytes of a SNAP stream encoded at a time.
+    static let snapSliceBytes = 1 << 20
     static var waterMark: ChannelOptions.Types.WriteBufferWaterMark {
         .init(low: linkUnsentBytesMax / 2, high: linkUnsentBytesMax)
     }
@@ -101,18 +111,27 @@ final class QuorumLinks: @unchecked Sendable {
                 if link.sentLearnerInfo { return }
                 link.sentLearnerInfo = true
             }
-            if !channel.isWritable, !link.snapDraining, !isSnap(message) {
+            if link.snapStream != nil {
+                link.codec.encode(message, into: &link.afterSnap)
+                if link.afterSnap.readableBytes > Self.linkUnsentBytesMax {
+                    refused(link, reason: "more than \(Self.linkUnsentBytesMax) bytes waiting behind a SNAP: the peer reads too slowly")
+                }
+                return
+            }
+            if !channel.isWritable, !link.snapDraining {
                 refused(link, reason: "more than \(Self.linkUnsentBytesMax) bytes unsent: the peer stopped reading")
                 return
             }
             var buffer = channel.allocator.buffer(capacity: 64)
-            link.codec.encode(message, into: &buffer)
-            if isSnap(message) {
-                link.snapDraining = true
-                channel.write(buffer).whenComplete { _ in link.snapDraining = false }
-            } else {
+            if case .snap(let zxid, let snapshot) = message {
+                link.codec.encodeSnapPacket(zxid: zxid, into: &buffer)
                 channel.write(buffer, promise: nil)
+                link.snapStream = SnapshotFormat.BodyWriter(tree: snapshot.tree, sessions: snapshot.sessions)
+                pumpSnap(link)
+                return
             }
+            link.codec.encode(message, into: &buffer)
+            channel.write(buffer, promise: nil)
             touched[ObjectIdentifier(channel)] = channel
             return
         }
@@ -123,9 +142,30 @@ final class QuorumLinks: @unchecked Sendable {
         dialLeader(peer)
     }
 
-    private func isSnap(_ message: PeerMessage) -> Bool {
-        if case .snap = message { return true }
-        return false
+    /// Streams the link's SNAP while its socket takes more: slices of `snapSliceBytes` up to
+    /// the write buffer's high-water mark, the rest once it drained below the low one
+    /// (`QuorumChannelHandler.channelWritabilityChanged`); then the end marker and what was
+    /// sent meanwhile. The leader never holds more than the water mark of the stream.
+    func pumpSnap(_ link: QuorumLink) {
+        // A write can make the channel writable again at once, which calls back in here.
+        guard !link.pumpingSnap, let channel = link.channel else { return }
+        link.pumpingSnap = true
+        defer { link.pumpingSnap = false }
+        while channel.isWritable, var stream = link.snapStream {
+            var writer = JuteWriter(channel.allocator.buffer(capacity: Self.snapSliceBytes + 4096))
+            stream.write(into: &writer, bytesMax: Self.snapSliceBytes)
+            guard stream.isFinished else {
+                link.snapStream = stream
+                channel.writeAndFlush(writer.buffer, promise: nil)
+                continue
+            }
+            link.snapStream = nil
+            QuorumLinkCodec.snapStreamEnd(into: &writer.buffer)
+            writer.buffer.writeBuffer(&link.afterSnap)
+            link.afterSnap = ByteBuffer()
+            link.snapDraining = true
+            channel.writeAndFlush(writer.buffer).whenComplete { _ in link.snapDraining = false }
+        }
     }
 
     /// After a batch of actions: flush what was written.
@@ -290,6 +330,11 @@ final class QuorumChannelHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         links.closed(link)
         context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, link.snapStream != nil { links.pumpSnap(link) }
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

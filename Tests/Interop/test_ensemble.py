@@ -411,3 +411,30 @@ def test_a_follower_behind_the_window_is_synced_from_the_leaders_log(tmp_path):
         assert_converged(ens, ens.members)
     finally:
         ens.stop()
+
+
+def test_a_snap_larger_than_the_link_buffer_streams(tmp_path):
+    # 90 nodes of ~1 MB: a SNAP past the link's 64 MiB write bound, so the leader must stream
+    # it as the learner's socket takes it (it used to go out as one write).
+    ens = Ensemble(tmp_path, ["swiftkeeper"] * 3, extra_cfg={"commitLogCount": "5", "snapshotSizeFactor": "-1"}).start()
+    try:
+        leader = ens.wait_stable()
+        follower = next(m for m in ens.members if m is not leader)
+        writer = client(leader.hosts, timeout=30.0)
+        ens.kill(follower)
+        blob = bytes(range(256)) * 3900  # 998,400 bytes, under jute.maxbuffer
+        for i in range(90):
+            writer.create(f"/blob-{i:02d}", blob)
+        ens.restart(follower)
+        ens.wait_stable()
+        reader = client(follower.hosts, timeout=30.0)
+        reader.sync("/")
+        assert len([c for c in reader.get_children("/") if c.startswith("blob-")]) == 90
+        assert reader.get("/blob-89")[0] == blob
+        reader.stop()
+        writer.create("/after-the-snap", b"")
+        writer.stop()
+        assert "snapshot installed (SNAP)" in follower.process.log_path.read_text()
+        assert_converged(ens, ens.members)
+    finally:
+        ens.stop()
