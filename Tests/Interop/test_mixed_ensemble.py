@@ -71,3 +71,33 @@ def test_mixed_ensemble(tmp_path, layout):
             assert flags and all(flags), f"member {m.sid} ({m.kind}) logged createSessions without a digest: {flags}"
     finally:
         ens.stop()
+
+
+def test_a_zookeeper_learner_behind_a_swiftkeeper_leader_gets_a_streamed_snap(tmp_path):
+    # The SwiftKeeper leader keeps a window of 5 txns and does not DIFF from its log, so a
+    # ZooKeeper follower that missed more is sent SNAP, streamed slice by slice (~12 MB).
+    ens = Ensemble(tmp_path, ["zookeeper", "swiftkeeper", "swiftkeeper"],
+                   extra_cfg={"commitLogCount": "5", "snapshotSizeFactor": "-1"})
+    ens.start(first=ens.members[2])
+    try:
+        leader = ens.wait_stable()
+        assert leader.kind == "swiftkeeper"
+        zk_member = ens.members[0]
+        writer = client(leader.hosts, timeout=30.0)
+        ens.kill(zk_member)
+        blob = b"s" * 400_000
+        for i in range(30):
+            writer.create(f"/snap-{i:02d}", blob)
+        ens.restart(zk_member)
+        ens.wait_stable()
+        reader = client(zk_member.hosts, timeout=30.0)
+        reader.sync("/")
+        assert len([c for c in reader.get_children("/") if c.startswith("snap-")]) == 30
+        assert reader.get("/snap-29")[0] == blob
+        reader.stop()
+        writer.stop()
+        log = zk_member.process.log_path.read_text()
+        assert "Getting a snapshot from leader" in log, "the ZooKeeper member was expected to sync by SNAP"
+        assert_converged(ens, ens.members)
+    finally:
+        ens.stop()
