@@ -236,6 +236,13 @@ extension Peer {
             actions.append(.takeSnapshotForLearner(id))
             return
         }
+        sendNewLeader(to: id, epoch: epoch, leader)
+    }
+
+    /// The sync data went out: NEWLEADER follows, and what the learner is sent from now on
+    /// waits in `held` until its UPTODATE.
+    mutating func sendNewLeader(to id: ServerID, epoch: Int64, _ leader: LeaderState) {
+        var leader = leader
         leader.learners[id]?.stage = .syncing
         leader.learners[id]?.held = []
         role = .leading(leader)
@@ -286,10 +293,7 @@ extension Peer {
             actions.append(send(.commit(zxid: txn.zxid), to: id))
         }
         sendHistory(after: baseZxid, to: id)
-        leader.learners[id]?.stage = .syncing
-        leader.learners[id]?.held = []
-        role = .leading(leader)
-        actions.append(send(.newLeader(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: id))
+        sendNewLeader(to: id, epoch: epoch, leader)
         return take()
     }
 
@@ -300,10 +304,7 @@ extension Peer {
         precondition(zxid <= lastLoggedZxid, "snapshot at 0x\(String(zxid, radix: 16)) is past the log's end 0x\(String(lastLoggedZxid, radix: 16))")
         actions.append(send(.snap(zxid: zxid, snapshot: snapshot), to: id))
         sendHistory(after: zxid, to: id)
-        leader.learners[id]?.stage = .syncing
-        leader.learners[id]?.held = []
-        role = .leading(leader)
-        actions.append(send(.newLeader(zxid: ZxidLayout.make(epoch: epoch, counter: 0)), to: id))
+        sendNewLeader(to: id, epoch: epoch, leader)
         return take()
     }
 

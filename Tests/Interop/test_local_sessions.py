@@ -29,22 +29,22 @@ def local_ensemble(tmp_path, kind: str, upgrading: bool) -> Ensemble:
     return ens
 
 
-@pytest.fixture(params=KINDS)
-def upgrading_ensemble(request, tmp_path):
-    ens = local_ensemble(tmp_path, request.param, upgrading=True)
+def running(tmp_path, kind: str, upgrading: bool):
+    ens = local_ensemble(tmp_path, kind, upgrading)
     try:
         yield ens
     finally:
         ens.stop()
+
+
+@pytest.fixture(params=KINDS)
+def upgrading_ensemble(request, tmp_path):
+    yield from running(tmp_path, request.param, upgrading=True)
 
 
 @pytest.fixture(params=KINDS)
 def plain_local_ensemble(request, tmp_path):
-    ens = local_ensemble(tmp_path, request.param, upgrading=False)
-    try:
-        yield ens
-    finally:
-        ens.stop()
+    yield from running(tmp_path, request.param, upgrading=False)
 
 
 def resumed_session(hosts: str, client_id) -> int:
