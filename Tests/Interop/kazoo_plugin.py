@@ -1,4 +1,5 @@
-"""pytest plugin: run kazoo's own test suite (`kazoo.tests`) against ONE server.
+"""pytest plugin: run kazoo's own test suite (`kazoo.tests`) against one server,
+or (--kazoo-ensemble) a 3-member ensemble of them.
 
 kazoo's harness (kazoo/testing/harness.py) normally builds a 3-node Apache
 ZooKeeper cluster from ZOOKEEPER_PATH/ZOOKEEPER_CLASSPATH via
@@ -6,11 +7,13 @@ ZooKeeper cluster from ZOOKEEPER_PATH/ZOOKEEPER_CLASSPATH via
 `KazooTestHarness.cluster` (server `.address`, `.running`, `.run()`,
 `.stop()`; cluster `start()`, `terminate()`, `get_logs()`, `[0]`, iteration).
 
-This plugin starts one server itself (swiftkeeper or zookeeper, via servers.py)
-at session start, replaces `harness.get_global_cluster` with a function that
-returns a one-member stand-in cluster for that server, marks the tests listed in
-kazoo_skips.SKIPS as skipped, and stops the server at the end. The loopback
-guard is installed when the plugin is imported.
+This plugin starts the server itself (swiftkeeper or zookeeper, via servers.py;
+with --kazoo-ensemble three members, via ensemble.py) at session start, replaces
+`harness.get_global_cluster` with a function that returns a stand-in cluster for
+them (the ensemble is rebuilt when ZOOKEEPER_LOCAL_SESSION_RO changes, as kazoo's
+harness rebuilds its cluster), marks the tests listed in kazoo_skips.SKIPS (or
+ENSEMBLE_SKIPS) as skipped, and stops the servers at the end. The loopback guard
+is installed when the plugin is imported.
 
 Use:  python Tests/Interop/run_kazoo_suite.py --kazoo-server=zookeeper [pytest args]
   or: pytest -p kazoo_plugin --pyargs kazoo.tests --kazoo-server=swiftkeeper
@@ -47,7 +50,8 @@ os.environ.pop("ZOOKEEPER_VERSION", None)
 # unless CI is set; with CI set (and no ZOOKEEPER_VERSION) it asks the server
 # for its version via `envi`. Set CI so that test runs everywhere, as the
 # skip policy is "every test not in kazoo_skips.py runs". CI only affects
-# that test and TestReadOnlyMode (skipped) in kazoo 2.11.0's suite.
+# that test and TestReadOnlyMode (skipped standalone, run on the ensemble) in
+# kazoo 2.11.0's suite.
 os.environ.setdefault("CI", "true")
 
 # Password "test" for user "super", as kazoo's own harness configures
