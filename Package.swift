@@ -31,6 +31,17 @@ let package = Package(
             .product(name: "HashTreeCollections", package: "swift-collections"),
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
+        .target(name: "ZKClientCore", dependencies: [
+            "ZKModel", "ZKWire",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+        .target(name: "ZKBench", dependencies: [
+            "ZKClientCore", "ZKModel",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
         .target(name: "ZKReplica", dependencies: [
             "ZKModel", "ZKWire", "ZKDataTree", "ZKConsensus",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -61,11 +72,15 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "swiftkeeper", dependencies: [
-            "ZKServer", "ZKSimulation", "ZKConsensus",
+            "ZKServer", "ZKSimulation", "ZKConsensus", "ZKBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ZKModelTests", dependencies: ["ZKModel"]),
+        .testTarget(name: "ZKClientCoreTests", dependencies: [
+            "ZKClientCore", "ZKBench", "ZKWire", "ZKModel",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .testTarget(name: "ZKWireTests", dependencies: [
             "ZKWire", "ZKModel",
             .product(name: "NIOCore", package: "swift-nio"),

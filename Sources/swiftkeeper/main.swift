@@ -7,7 +7,7 @@ struct SwiftKeeper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftkeeper",
         abstract: "A ZooKeeper-compatible coordination service.",
-        subcommands: [Server.self, Cleanup.self, Sim.self, CheckHistory.self],
+        subcommands: [Server.self, Cleanup.self, Sim.self, CheckHistory.self, Bench.self],
         defaultSubcommand: Server.self)
 }
 
