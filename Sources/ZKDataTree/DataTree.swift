@@ -48,6 +48,12 @@ public struct DataTree: Sendable {
     public internal(set) var lastProcessedZxid: Zxid = 0
     /// ZooKeeper's tree digest of the current nodes (see `TreeDigest`).
     public internal(set) var digest: UInt64 = 0
+    /// One stored copy of each distinct ACL list nodes were given, so nodes with the same
+    /// ACL share one array (ZooKeeper's ACL cache does the same with a reference per node).
+    /// Without it each node holds the copy its request decoded: about 80 bytes a node.
+    private var sharedACLs: [[ACL]: [ACL]] = [:]
+    /// Distinct lists shared at most; lists beyond are stored per node, as before.
+    static let sharedACLsMax = 4096
 
     public static let quotaPath = "/zookeeper/quota"
     public static let configPath = "/zookeeper/config"
@@ -156,7 +162,7 @@ public struct DataTree: Sendable {
             return .updated(node.stat)
         case .setACL(let path, let acl, let version):
             guard var node = nodes[path] else { return .failed(.noNode) }
-            node.acl = acl
+            node.acl = shared(acl)
             node.aversion = version
             setNode(path, node)
             return .updated(node.stat)
@@ -200,12 +206,20 @@ public struct DataTree: Sendable {
         parent.children.insert(name)
         setNode(parentPath, parent)
         let node = DataNode(
-            data: data, acl: acl, czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, ephemeralOwner: owner)
+            data: data, acl: shared(acl), czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, ephemeralOwner: owner)
         setNode(path, node)
         updateQuota(for: path, countDelta: 1, bytesDelta: Int64(data?.count ?? 0))
         triggers.append(WatchTrigger(path: path, type: .nodeCreated, acl: acl))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))
         return .created(path: path, stat: node.stat)
+    }
+
+    /// The stored copy of `acl` (see `sharedACLs`).
+    mutating func shared(_ acl: [ACL]) -> [ACL] {
+        if acl == ACL.openACLUnsafe { return ACL.openACLUnsafe }
+        if let stored = sharedACLs[acl] { return stored }
+        if sharedACLs.count < Self.sharedACLsMax { sharedACLs[acl] = acl }
+        return acl
     }
 
     mutating func deleteNode(_ path: String, zxid: Zxid, triggers: inout [WatchTrigger]) -> OpOutcome {

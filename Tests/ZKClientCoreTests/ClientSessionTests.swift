@@ -78,12 +78,12 @@ import ZKWire
         let first = session.send(.getData(path: "/a", watch: true), into: &out)
         let second = session.send(.setData(path: "/a", data: [], version: -1), into: &out)
         var incoming = ByteBuffer()
-        FrameEncoder.reply(ReplyHeader(xid: ClientSession.pingXid, zxid: 5, err: 0), .empty, into: &incoming)
-        FrameEncoder.reply(ReplyHeader(xid: first, zxid: 5, err: ErrorCode.noNode.rawValue), .empty, into: &incoming)
+        FrameEncoder.reply(ReplyHeader(xid: ClientSession.pingXid, zxid: 5, err: 0), .none, into: &incoming)
+        FrameEncoder.reply(ReplyHeader(xid: first, zxid: 5, err: ErrorCode.noNode.rawValue), .none, into: &incoming)
         FrameEncoder.notification(WatchedEvent(type: .nodeDataChanged, path: "/a"), zxid: 6, into: &incoming)
         // Half of the next frame: no event until the rest arrives.
         var last = ByteBuffer()
-        FrameEncoder.reply(ReplyHeader(xid: second, zxid: 6, err: 0), .empty, into: &last)
+        FrameEncoder.reply(ReplyHeader(xid: second, zxid: 6, err: 0), .none, into: &last)
         var head = last.readSlice(length: 5)!
         incoming.writeBuffer(&head)
 
@@ -104,7 +104,7 @@ import ZKWire
         var out = ByteBuffer()
         session.send(.sync(path: "/"), into: &out)
         var incoming = ByteBuffer()
-        FrameEncoder.reply(ReplyHeader(xid: 77, zxid: 1, err: 0), .empty, into: &incoming)
+        FrameEncoder.reply(ReplyHeader(xid: 77, zxid: 1, err: 0), .none, into: &incoming)
         #expect(throws: ClientProtocolError.unexpectedXid(expected: 1, received: 77)) { try session.receive(&incoming) }
         var huge = ByteBuffer()
         huge.writeInteger(Int32(64 << 20))
