@@ -3,22 +3,38 @@ public enum PathRules {
     /// Returns nil if `path` is valid, else a reason.
     public static func invalidReason(_ path: String) -> String? {
         if path.isEmpty { return "Path length must be > 0" }
-        let units = Array(path.utf16)
-        if units[0] != 0x2f { return "Path must start with / character" }
-        if units.count == 1 { return nil }
-        if units[units.count - 1] == 0x2f { return "Path must not end with / character" }
-        var previous: UInt16 = 0x2f
+        // ASCII paths (nearly all) are checked on their UTF-8 bytes in place: for them the
+        // UTF-16 offsets ZooKeeper reports are the byte offsets. Others get UTF-16 units.
+        let ascii = path.utf8.withContiguousStorageIfAvailable { bytes -> String?? in
+            guard !bytes.contains(where: { $0 >= 0x80 }) else { return .none }
+            return .some(invalidReason(units: bytes))
+        }
+        if case .some(.some(let reason)) = ascii { return reason }
+        return invalidReason(units: Array(path.utf16))
+    }
+
+    /// ZooKeeper's checks on the path's UTF-16 code units (`PathUtils.validatePath`).
+    private static func invalidReason<Units: RandomAccessCollection>(units: Units) -> String?
+    where Units.Element: FixedWidthInteger, Units.Index == Int {
+        let slash: Units.Element = 0x2f, dot: Units.Element = 0x2e
+        let first = units.startIndex, count = units.count
+        if units[first] != slash { return "Path must start with / character" }
+        if count == 1 { return nil }
+        if units[first + count - 1] == slash { return "Path must not end with / character" }
+        var previous = slash
         var segmentStart = 1
-        for index in 1...units.count {
-            let unit: UInt16 = index < units.count ? units[index] : 0x2f
-            if index < units.count {
+        for index in 1...count {
+            let unit = index < count ? units[first + index] : slash
+            if index < count {
                 if unit == 0 { return "null character not allowed @\(index)" }
-                if unit == 0x2f && previous == 0x2f { return "empty node name specified @\(index)" }
-                if isForbidden(unit) { return "invalid character @\(index)" }
+                if unit == slash && previous == slash { return "empty node name specified @\(index)" }
+                if isForbidden(UInt32(unit)) { return "invalid character @\(index)" }
             }
-            if unit == 0x2f {
-                let segment = units[segmentStart..<index]
-                if segment.elementsEqual([0x2e]) || segment.elementsEqual([0x2e, 0x2e]) {
+            if unit == slash {
+                let length = index - segmentStart
+                if length == 1 && units[first + segmentStart] == dot
+                    || length == 2 && units[first + segmentStart] == dot && units[first + segmentStart + 1] == dot
+                {
                     return "relative paths not allowed @\(index)"
                 }
                 segmentStart = index + 1
@@ -30,7 +46,7 @@ public enum PathRules {
 
     public static func isValid(_ path: String) -> Bool { invalidReason(path) == nil }
 
-    private static func isForbidden(_ unit: UInt16) -> Bool {
+    private static func isForbidden(_ unit: UInt32) -> Bool {
         (unit > 0x0000 && unit <= 0x001f) || (unit >= 0x007f && unit <= 0x009f)
             || (unit >= 0xd800 && unit <= 0xf8ff) || (unit >= 0xfff0)
     }

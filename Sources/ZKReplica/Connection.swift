@@ -113,3 +113,17 @@ struct Connection: Sendable {
         }
     }
 }
+
+extension Dictionary where Key == ConnectionID, Value == Connection {
+    /// Reads a connection's fields in place. The getter (`self[id]?.field`) copies the whole
+    /// connection, retaining and releasing its queue, held frames and ids, on every read; the
+    /// hot paths (each frame, each reply) read several fields per request.
+    @inline(__always)
+    mutating func peek<T>(_ id: ConnectionID, _ field: (inout Connection) -> T) -> T? {
+        guard let index = index(forKey: id) else { return nil }
+        return field(&values[index])
+    }
+
+    @inline(__always)
+    func contains(_ id: ConnectionID) -> Bool { index(forKey: id) != nil }
+}

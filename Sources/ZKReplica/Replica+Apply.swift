@@ -41,17 +41,19 @@ extension Replica {
             break
         }
         // The queue is changed in place: a copy of the connection would copy its queue.
-        guard let origin, let index = connections[origin]?.queue.firstIndex(where: {
-            switch $0.state {
-            case .awaitingCommit(let zxid): return zxid == txn.zxid
-            case .forwarded: return $0.xid == txn.header.cxid
-            default: return false
+        guard let origin, let (index, entry) = connections.peek(origin, { connection -> (Int, PendingRequest)? in
+            let index = connection.queue.firstIndex {
+                switch $0.state {
+                case .awaitingCommit(let zxid): return zxid == txn.zxid
+                case .forwarded: return $0.xid == txn.header.cxid
+                default: return false
+                }
             }
-        }) else { return }
-        let entry = connections[origin]!.queue[index]
+            return index.map { ($0, connection.queue[$0]) }
+        }) ?? nil else { return }
         let header = ReplyHeader(xid: entry.xid, zxid: txn.zxid, err: replyError(outcome, opCode: entry.opCode).rawValue)
         let response = replyBody(outcome, opCode: entry.opCode, multiOpCodes: entry.multiOpCodes)
-        connections[origin]!.queue[index].state = .done(header, response, closeAfter: entry.opCode == .closeSession)
+        connections.peek(origin) { $0.queue[index].state = .done(header, response, closeAfter: entry.opCode == .closeSession) }
         drain(origin, now: now)
     }
 

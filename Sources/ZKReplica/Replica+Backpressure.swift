@@ -24,15 +24,17 @@ extension Replica {
         case globalRequests
     }
 
-    func frameWait(_ id: ConnectionID) -> FrameWait? {
-        guard let connection = connections[id] else { return nil }
-        switch connection.phase {
+    mutating func frameWait(_ id: ConnectionID) -> FrameWait? {
+        guard let (phase, unsent, queued) = connections.peek(id, { ($0.phase, $0.unsentReplyBytes, $0.queue.count) }) else {
+            return nil
+        }
+        switch phase {
         case .awaitingSession, .awaitingRevalidation: return .session
         case .awaitingConnect, .established, .closed: break
         }
-        if connection.unsentReplyBytes >= configuration.connectionUnsentBytesPause { return .unsentBytes }
-        if connection.queue.count >= configuration.connectionRequestsInFlightMax { return .connectionRequests }
-        if !connection.queue.isEmpty && outstandingRequests >= configuration.globalOutstandingLimit { return .globalRequests }
+        if unsent >= configuration.connectionUnsentBytesPause { return .unsentBytes }
+        if queued >= configuration.connectionRequestsInFlightMax { return .connectionRequests }
+        if queued > 0 && outstandingRequests >= configuration.globalOutstandingLimit { return .globalRequests }
         return nil
     }
 
@@ -49,7 +51,7 @@ extension Replica {
     /// Handles the connection's held frames in order for as long as its limits allow, and
     /// tells the shell whether to read its socket.
     mutating func pump(_ id: ConnectionID, now: ReplicaTime) {
-        while let phase = connections[id]?.phase, connections[id]!.heldFrames.first != nil {
+        while let (phase, holds) = connections.peek(id, { ($0.phase, !$0.heldFrames.isEmpty) }), holds {
             if case .closed = phase {
                 connections[id]!.heldFrames = []
                 connections[id]!.heldBytes = 0
@@ -63,11 +65,11 @@ extension Replica {
             connections[id]!.heldBytes -= frame.readableBytes
             handleFrame(id, frame, now: now)
         }
-        if connections[id]?.readingPaused == true { setReading(id, true) }
+        if connections.peek(id, { $0.readingPaused }) == true { setReading(id, true) }
     }
 
     mutating func handleFrame(_ id: ConnectionID, _ frame: ByteBuffer, now: ReplicaTime) {
-        switch connections[id]?.phase {
+        switch connections.peek(id, { $0.phase }) {
         case .awaitingConnect: handleConnect(id, frame, now: now)
         case .established(let sessionId): handleRequest(id, sessionId: sessionId, frame, now: now)
         case .awaitingSession, .awaitingRevalidation, .closed, nil:
@@ -128,10 +130,13 @@ extension Replica {
     /// shell reports them written.
     mutating func send(_ action: ReplicaAction, frameBytes: Int? = nil) {
         actions.append(action)
-        guard let id = action.connectionId, let bytes = frameBytes ?? action.frameBytes, connections[id] != nil else { return }
-        connections[id]!.unsentReplyBytes += bytes
-        let unsent = connections[id]!.unsentReplyBytes
-        if unsent > configuration.connectionUnsentBytesClose, connections[id]?.phase.isClosed == false {
+        guard let id = action.connectionId, let bytes = frameBytes ?? action.frameBytes,
+            let (unsent, closed) = connections.peek(id, { connection in
+                connection.unsentReplyBytes += bytes
+                return (connection.unsentReplyBytes, connection.phase.isClosed)
+            })
+        else { return }
+        if unsent > configuration.connectionUnsentBytesClose, !closed {
             actions.append(.notice(id, "\(unsent) reply bytes not read by the client (connectionUnsentBytesClose \(configuration.connectionUnsentBytesClose)); closing"))
             close(id)
         }

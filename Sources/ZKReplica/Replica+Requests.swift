@@ -21,7 +21,7 @@ extension Replica {
         }
         touch(sessionId, now: now)
         stats.packetsReceived += 1
-        connections[id]?.stats.packetsReceived += 1
+        connections.peek(id) { $0.stats.packetsReceived += 1 }
         guard let opCode = OpCode(rawValue: type), Self.isAcceptedFromClient(opCode) else {
             send(.sendReply(id, ReplyHeader(xid: xid, zxid: -1, err: ErrorCode.unimplemented.rawValue), .none))
             close(id)
@@ -77,7 +77,7 @@ extension Replica {
         }
         if let op = writeOp(for: request) {
             if case .closeSession = op, !beginClose(id, sessionId: sessionId, xid: xid, now: now) { return }
-            let ids = connections[id]?.ids ?? []
+            let ids = connections.peek(id, { $0.ids }) ?? []
             let zxid = submit(op, sessionId: sessionId, cxid: xid, ids: ids, connection: id, now: now)
             var entry = PendingRequest(xid: xid, opCode: opCode, receivedAtMs: now.elapsedMs, state: .awaitingCommit(zxid))
             if case .multi(let ops) = request { entry.multiOpCodes = ops.map(\.opCode) }
@@ -184,11 +184,13 @@ extension Replica {
     }
 
     mutating func enqueue(_ id: ConnectionID, _ request: PendingRequest, now: ReplicaTime) {
-        guard connections[id] != nil else { return }
-        connections[id]!.queue.append(request)
+        let added = connections.peek(id) { connection in
+            connection.queue.append(request)
+            connection.stats.lastOperation = request.opCode.shortName
+            connection.stats.lastCxid = request.xid
+        }
+        guard added != nil else { return }
         outstandingRequests += 1
-        connections[id]!.stats.lastOperation = request.opCode.shortName
-        connections[id]!.stats.lastCxid = request.xid
         drain(id, now: now)
     }
 
@@ -197,17 +199,19 @@ extension Replica {
     mutating func drain(_ id: ConnectionID, now: ReplicaTime) {
         var answered = false
         defer {
-            if answered, connections[id]?.heldFrames.isEmpty == false { backlogShrank.append(id) }
+            if answered, connections.peek(id, { !$0.heldFrames.isEmpty }) == true { backlogShrank.append(id) }
         }
-        while let head = connections[id]?.queue.first {
-            // A closed connection answers nothing more (its client is gone or told to go).
-            if connections[id]!.phase.isClosed { return }
-            if connections[id]!.unsentReplyBytes >= configuration.connectionUnsentBytesPause { return }
+        let pause = configuration.connectionUnsentBytesPause
+        // A closed connection answers nothing more (its client is gone or told to go).
+        while let (head, sessionId) = connections.peek(id, { connection -> (PendingRequest, SessionID?)? in
+            guard let head = connection.queue.first, !connection.phase.isClosed, connection.unsentReplyBytes < pause else { return nil }
+            return (head, connection.sessionId)
+        }) ?? nil {
             switch head.state {
             case .awaitingCommit, .forwarded, .awaitingSync:
                 return
             case .read(let request):
-                guard let sessionId = connections[id]?.sessionId else { return }
+                guard let sessionId else { return }
                 let (header, response) = evaluateRead(id, sessionId: sessionId, xid: head.xid, request)
                 dequeueHead(id)
                 answered = true
@@ -234,7 +238,7 @@ extension Replica {
     }
 
     mutating func dequeueHead(_ id: ConnectionID) {
-        connections[id]!.queue.removeFirst()
+        connections.peek(id) { _ = $0.queue.removeFirst() }
         outstandingRequests -= 1
     }
 
@@ -246,8 +250,7 @@ extension Replica {
         let latency = max(0, now.elapsedMs - receivedAtMs)
         stats.recordLatency(latency)
         stats.packetsSent += 1
-        guard connections[id] != nil else { return }
-        connections[id]!.stats.recordReply(zxid: header.zxid, latencyMs: latency, now: now.elapsedMs)
+        connections.peek(id) { $0.stats.recordReply(zxid: header.zxid, latencyMs: latency, now: now.elapsedMs) }
     }
 }
 

@@ -178,11 +178,11 @@ public struct Replica: Sendable {
     /// (`Replica+Backpressure`).
     public mutating func frameReceived(_ id: ConnectionID, _ frame: ByteBuffer, now: ReplicaTime) -> [ReplicaAction] {
         actions = []
-        guard let phase = connections[id]?.phase else { return [] }
+        guard let (phase, negotiatedTimeoutMs) = connections.peek(id, { ($0.phase, $0.negotiatedTimeoutMs) }) else { return [] }
         if case .closed = phase { return [] }
         if case .established = phase {
             // Idleness is silence from the client: any frame counts, handled yet or not.
-            let timeoutMs = Int64(connections[id]?.negotiatedTimeoutMs ?? 0)
+            let timeoutMs = Int64(negotiatedTimeoutMs)
             connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: timeoutMs)
         }
         hold(id, frame)
