@@ -56,8 +56,8 @@ public struct BenchOptions: Sendable {
     public var warmupS = 1.0
     public var readPercent = 90
     public var sessionTimeoutMs: Int32 = 30000
-    /// Requests in flight while setting up and cleaning up.
-    public var setupInFlight = 64
+    /// Requests in flight on all sessions together while setting up and cleaning up.
+    public var setupInFlight = 256
     /// How long a phase may take beyond its planned time before the bench gives up.
     public var phaseGraceS = 120.0
     public var seed: UInt64 = 1

@@ -107,6 +107,11 @@ final class BenchRound: @unchecked Sendable {
         return try promise.futureResult.wait()
     }
 
+    /// Requests in flight per session while setting up and cleaning up: `setupInFlight` in
+    /// all, so that setup stays below the server's throttle (ZooKeeper's
+    /// globalOutstandingLimit is 1000).
+    var setupWindow: Int { max(1, options.setupInFlight / options.sessions) }
+
     private var measuredSeconds: Double { options.warmupS + options.durationS + options.phaseGraceS }
 
     // MARK: - Workloads

@@ -59,7 +59,7 @@ struct SetupPlan {
         try run(skeleton, on: first, window: 1, "creating \(directory)")
         if usesKeys {
             let keys = WorkList(round.keyPaths.map { .create(path: $0, data: value, acl: ACL.openACLUnsafe, mode: .persistent) })
-            try run(keys, on: round.connections, window: round.options.setupInFlight, "creating \(round.keyPaths.count) keys")
+            try run(keys, on: round.connections, window: round.setupWindow, "creating \(round.keyPaths.count) keys")
         }
         // Every member a session is on has applied the setup before anyone measures.
         try round.phase(round.connections, window: 1, "sync before measuring") { _ in
@@ -73,7 +73,7 @@ struct SetupPlan {
         paths += (0..<round.createdSequentialCount).map { "\(directory)/c/n-\(Self.sequenceSuffix($0))" }
         paths += leftoverDeletes
         let children = WorkList(paths.map { .delete(path: $0, version: -1) })
-        try run(children, on: round.connections, window: round.options.setupInFlight, "deleting \(paths.count) nodes")
+        try run(children, on: round.connections, window: round.setupWindow, "deleting \(paths.count) nodes")
         let skeleton = WorkList(
             (subdirectories.map { "\(directory)/\($0)" } + [directory]).map { .delete(path: $0, version: -1) }
                 + [.delete(path: BenchOptions.rootPath, version: -1)],

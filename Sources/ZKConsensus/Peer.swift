@@ -99,6 +99,15 @@ public struct Peer: Sendable {
         return leader
     }
 
+    /// Changes the leader's state in place; false when this peer does not lead.
+    @discardableResult
+    mutating func withLeader(_ change: (inout LeaderState) -> Void) -> Bool {
+        guard var leader = takeLeader() else { return false }
+        change(&leader)
+        role = .leading(leader)
+        return true
+    }
+
     /// `takeLeader` for a learner's state (its unacknowledged proposals).
     mutating func takeLearner() -> LearnerState? {
         guard case .learning(let learner) = role else { return nil }

@@ -203,8 +203,12 @@ extension Replica {
 
     /// To the leader: prepared here when this member leads, sent as REQUEST otherwise.
     mutating func forward(_ request: ForwardedRequest, now: ReplicaTime) {
-        guard let peer, peer.phase == .broadcast, let leader = peer.leaderId else { return }
-        if leader == peer.configuration.me {
+        // Read without keeping a copy of the peer: preparing below changes it, and a copy
+        // alive then made that change copy the peer's log and tables.
+        guard let (phase, leaderId, me) = peer.map({ ($0.phase, $0.leaderId, $0.configuration.me) }),
+            phase == .broadcast, let leader = leaderId
+        else { return }
+        if leader == me {
             leaderPrepare(request, from: leader, now: now)
         } else {
             actions.append(.peer(.send(to: leader, .request(request))))
