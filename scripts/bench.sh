@@ -10,8 +10,8 @@
 #                    [--tmp-dir DIR] [--value-size N] [--keys N]
 #
 # Needs Debian's `zookeeper` package and a Java 17 (scripts/test.sh installs both).
-# Builds only when .build/release/swiftkeeper is missing (swift build -c release
-# --product swiftkeeper). Creates .venv-interop as scripts/test.sh does if it is
+# Builds .build/release/swiftkeeper first (swift build -c release --product
+# swiftkeeper; a no-op when it is current). Creates .venv-interop as scripts/test.sh does if it is
 # missing (the orchestrator itself needs only the standard library).
 #
 # Environment:
@@ -26,10 +26,8 @@ VENV="$REPO/.venv-interop"
 REQS="$REPO/Tests/Interop/requirements.txt"
 
 if [ -z "${SWIFTKEEPER_BIN:-}" ]; then
-    if [ ! -x "$REPO/.build/release/swiftkeeper" ]; then
-        echo "bench.sh: .build/release/swiftkeeper missing; building it" >&2
-        swift build -c release --product swiftkeeper
-    fi
+    # Always: a no-op when the binary is current, and figures never come from a stale one.
+    swift build -c release --product swiftkeeper >&2
 elif [ ! -x "$SWIFTKEEPER_BIN" ]; then
     echo "bench.sh: SWIFTKEEPER_BIN=$SWIFTKEEPER_BIN is not an executable" >&2
     exit 2
