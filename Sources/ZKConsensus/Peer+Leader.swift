@@ -313,24 +313,37 @@ extension Peer {
     }
 
     mutating func leaderAck(_ zxid: Zxid, from sender: ServerID, now: Int64) {
-        guard case .leading(var leader) = role, let epoch = leader.newEpoch else { return }
-        if zxid == ZxidLayout.make(epoch: epoch, counter: 0) {
-            guard case .syncing? = leader.learners[sender]?.stage else { return }
-            leader.learners[sender]?.stage = .synced
-            if !configuration.quorum.observers.contains(sender) { leader.newLeaderAcks.insert(sender) }
-            if leader.phase == .broadcast { sendUpToDate(sender, &leader) }
-            role = .leading(leader)
-            if leader.phase != .broadcast {
-                maybeFinishSync(now: now)
-            }
-            return
+        guard let epoch = leaderNewEpoch else { return }
+        if zxid == ZxidLayout.make(epoch: epoch, counter: 0) { return leaderNewLeaderAck(from: sender, now: now) }
+        guard !configuration.quorum.observers.contains(sender) else { return }
+        // No copy of the state may be alive here: commitReady changes it, and a copy still
+        // held (a `guard case .leading(var leader)` binding outlives `consume`) made each
+        // ACK copy the table of every proposal's acks.
+        var counted = false
+        withLeader { leader in
+            guard leader.proposalAcks[zxid] != nil else { return }
+            leader.proposalAcks[zxid]!.insert(sender)
+            counted = true
         }
-        guard !configuration.quorum.observers.contains(sender), leader.proposalAcks[zxid] != nil else { return }
-        _ = consume leader
-        guard var leader = takeLeader() else { return }
-        leader.proposalAcks[zxid]?.insert(sender)
+        if counted { commitReady(now: now) }
+    }
+
+    var leaderNewEpoch: Int64? {
+        guard case .leading(let leader) = role else { return nil }
+        return leader.newEpoch
+    }
+
+    /// The ACK of NEWLEADER: the learner is synced.
+    mutating func leaderNewLeaderAck(from sender: ServerID, now: Int64) {
+        guard case .leading(var leader) = role else { return }
+        guard case .syncing? = leader.learners[sender]?.stage else { return }
+        leader.learners[sender]?.stage = .synced
+        if !configuration.quorum.observers.contains(sender) { leader.newLeaderAcks.insert(sender) }
+        if leader.phase == .broadcast { sendUpToDate(sender, &leader) }
         role = .leading(leader)
-        commitReady(now: now)
+        if leader.phase != .broadcast {
+            maybeFinishSync(now: now)
+        }
     }
 
     /// A quorum acknowledged NEWLEADER (we count once our own log is durable): serve.
