@@ -195,22 +195,25 @@ public struct DataTree: Sendable {
         _ path: String, data: [UInt8]?, acl: [ACL], owner: Int64, parentCVersion: Int32, zxid: Zxid, time: Int64,
         triggers: inout [WatchTrigger]
     ) -> OpOutcome {
-        guard let parentPath = PathRules.parent(of: path), var parent = nodes[parentPath] else { return .failed(.noNode) }
         let name = PathRules.name(of: path)
-        if parent.children.contains(name) { return .failed(.nodeExists) }
-        let newCVersion = parentCVersion == -1 ? parent.cversion &+ 1 : parentCVersion
-        if newCVersion > parent.cversion {
-            parent.cversion = newCVersion
-            parent.pzxid = zxid
+        guard let parentPath = PathRules.parent(of: path),
+            let (hasChild, parentACL, parentCVersionNow) = nodes[parentPath].map({ ($0.children.contains(name), $0.acl, $0.cversion) })
+        else { return .failed(.noNode) }
+        if hasChild { return .failed(.nodeExists) }
+        let newCVersion = parentCVersion == -1 ? parentCVersionNow &+ 1 : parentCVersion
+        updateInPlace(parentPath) { parent in
+            if newCVersion > parent.cversion {
+                parent.cversion = newCVersion
+                parent.pzxid = zxid
+            }
+            parent.children.insert(name)
         }
-        parent.children.insert(name)
-        setNode(parentPath, parent)
         let node = DataNode(
             data: data, acl: shared(acl), czxid: zxid, mzxid: zxid, pzxid: zxid, ctime: time, mtime: time, ephemeralOwner: owner)
         setNode(path, node)
         updateQuota(for: path, countDelta: 1, bytesDelta: Int64(data?.count ?? 0))
         triggers.append(WatchTrigger(path: path, type: .nodeCreated, acl: acl))
-        triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))
+        triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parentACL))
         return .created(path: path, stat: node.stat)
     }
 
@@ -223,16 +226,17 @@ public struct DataTree: Sendable {
     }
 
     mutating func deleteNode(_ path: String, zxid: Zxid, triggers: inout [WatchTrigger]) -> OpOutcome {
-        guard let node = nodes[path], let parentPath = PathRules.parent(of: path), var parent = nodes[parentPath] else {
+        guard let node = nodes[path], let parentPath = PathRules.parent(of: path), let parentACL = nodes[parentPath]?.acl else {
             return .failed(.noNode)
         }
-        parent.children.remove(PathRules.name(of: path))
-        if zxid > parent.pzxid { parent.pzxid = zxid }
-        setNode(parentPath, parent)
+        updateInPlace(parentPath) { parent in
+            parent.children.remove(PathRules.name(of: path))
+            if zxid > parent.pzxid { parent.pzxid = zxid }
+        }
         setNode(path, nil)
         updateQuota(for: path, countDelta: -1, bytesDelta: -Int64(node.data?.count ?? 0))
         triggers.append(WatchTrigger(path: path, type: .nodeDeleted, acl: node.acl))
-        triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parent.acl))
+        triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged, acl: parentACL))
         return .deleted
     }
 }

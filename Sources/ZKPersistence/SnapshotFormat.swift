@@ -66,6 +66,7 @@ public enum SnapshotFormat {
     public struct BodyWriter: Sendable {
         let sessions: [SessionID: Int32]
         let references: (table: [[ACL]], index: [[ACL]: Int64])
+        var lookup = ACLReferenceLookup()
         var cursor: DataTree.PreorderCursor
         var headerWritten = false
         public private(set) var isFinished = false
@@ -101,7 +102,7 @@ public enum SnapshotFormat {
                 }
                 writer.writeString(path == "/" ? "" : path)
                 writer.writeBuffer(node.data)
-                writer.writeLong(SnapshotFormat.reference(path, node, references.index))
+                writer.writeLong(lookup.reference(path, node, references.index))
                 SnapshotFormat.writeStatPersisted(node, into: &writer)
             }
         }
@@ -111,20 +112,51 @@ public enum SnapshotFormat {
     static func aclReferences(_ tree: DataTree) -> (table: [[ACL]], index: [[ACL]: Int64]) {
         var table: [[ACL]] = []
         var index: [[ACL]: Int64] = [:]
+        var lookup = ACLReferenceLookup()
         tree.preorder { path, node in
-            if builtinOpenPaths.contains(path) && node.acl == ACL.openACLUnsafe { return }
-            if index[node.acl] == nil {
-                table.append(node.acl)
-                index[node.acl] = Int64(table.count)
-            }
+            guard lookup.knownReference(path, node, index) == nil else { return }
+            table.append(node.acl)
+            index[node.acl] = Int64(table.count)
         }
         return (table, index)
     }
 
     static func reference(_ path: String, _ node: DataNode, _ index: [[ACL]: Int64]) -> Int64 {
-        if builtinOpenPaths.contains(path) && node.acl == ACL.openACLUnsafe { return openACLReference }
-        return index[node.acl] ?? openACLReference
+        var lookup = ACLReferenceLookup()
+        return lookup.reference(path, node, index)
     }
+
+    /// A node's reference in the ACL table. Nodes share stored lists (`DataTree.shared`), so
+    /// the list met last is recognised by its storage, and only a new one is hashed: hashing
+    /// every node's list (strings inside) was a tenth of a snapshot's CPU. Storage identity is
+    /// sound within one walk: the tree being written keeps every list it met alive.
+    struct ACLReferenceLookup: Sendable {
+        private var lastStorage: UInt = 0
+        private var lastReference: Int64 = 0
+
+        mutating func reference(_ path: String, _ node: DataNode, _ index: [[ACL]: Int64]) -> Int64 {
+            knownReference(path, node, index) ?? openACLReference
+        }
+
+        /// nil: the list is not in `index` (and the node is not a built-in open one).
+        mutating func knownReference(_ path: String, _ node: DataNode, _ index: [[ACL]: Int64]) -> Int64? {
+            let storage = node.acl.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+            if storage != 0, storage == lastStorage, !SnapshotFormat.isBuiltinOpen(path) { return lastReference }
+            if SnapshotFormat.isBuiltinOpen(path) && node.acl == ACL.openACLUnsafe { return openACLReference }
+            guard let found = index[node.acl] else { return nil }
+            lastStorage = storage
+            lastReference = found
+            return found
+        }
+    }
+
+    /// The built-in nodes that ZooKeeper writes with reference -1 when open; the length test
+    /// first, so other paths cost no hashing.
+    static func isBuiltinOpen(_ path: String) -> Bool {
+        path.utf8.count <= builtinOpenPathBytesMax && builtinOpenPaths.contains(path)
+    }
+
+    static let builtinOpenPathBytesMax = builtinOpenPaths.map(\.utf8.count).max() ?? 0
 
     static func writeStatPersisted(_ node: DataNode, into writer: inout JuteWriter) {
         writer.writeLong(node.czxid)
