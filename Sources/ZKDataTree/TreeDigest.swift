@@ -71,11 +71,15 @@ extension DataTree {
     /// must leave data and owner alone (what `setNode` also indexes).
     mutating func updateInPlace(_ path: String, _ change: (inout DataNode) -> Void) {
         guard let before = nodes[path].map({ (TreeDigest.of(path: path, node: $0), $0.data?.count, $0.ephemeralOwner) }) else { return }
-        change(&nodes[path]!)
-        let node = nodes[path]!
-        precondition(node.data?.count == before.1 && node.ephemeralOwner == before.2, "updateInPlace changed data or owner of \(path)")
+        // The new digest is taken inside the same in-place access, not by a third lookup.
+        func changed(_ node: inout DataNode) -> UInt64 {
+            change(&node)
+            precondition(node.data?.count == before.1 && node.ephemeralOwner == before.2, "updateInPlace changed data or owner of \(path)")
+            return TreeDigest.of(path: path, node: node)
+        }
+        let after = changed(&nodes[path]!)
         digest &-= before.0
-        digest &+= TreeDigest.of(path: path, node: node)
+        digest &+= after
     }
 
     private mutating func indexOwner(_ path: String, _ owner: Int64) {

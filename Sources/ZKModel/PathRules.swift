@@ -5,11 +5,11 @@ public enum PathRules {
         if path.isEmpty { return "Path length must be > 0" }
         // ASCII paths (nearly all) are checked on their UTF-8 bytes in place: for them the
         // UTF-16 offsets ZooKeeper reports are the byte offsets. Others get UTF-16 units.
-        let ascii = path.utf8.withContiguousStorageIfAvailable { bytes -> String?? in
-            guard !bytes.contains(where: { $0 >= 0x80 }) else { return .none }
-            return .some(invalidReason(units: bytes))
+        if path.utf8.allSatisfy({ $0 < 0x80 }),
+            let reason = path.utf8.withContiguousStorageIfAvailable({ invalidReason(units: $0) })
+        {
+            return reason
         }
-        if case .some(.some(let reason)) = ascii { return reason }
         return invalidReason(units: Array(path.utf16))
     }
 

@@ -121,11 +121,6 @@ public enum SnapshotFormat {
         return (table, index)
     }
 
-    static func reference(_ path: String, _ node: DataNode, _ index: [[ACL]: Int64]) -> Int64 {
-        var lookup = ACLReferenceLookup()
-        return lookup.reference(path, node, index)
-    }
-
     /// A node's reference in the ACL table. Nodes share stored lists (`DataTree.shared`), so
     /// the list met last is recognised by its storage, and only a new one is hashed: hashing
     /// every node's list (strings inside) was a tenth of a snapshot's CPU. Storage identity is
@@ -140,9 +135,9 @@ public enum SnapshotFormat {
 
         /// nil: the list is not in `index` (and the node is not a built-in open one).
         mutating func knownReference(_ path: String, _ node: DataNode, _ index: [[ACL]: Int64]) -> Int64? {
-            let storage = node.acl.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
-            if storage != 0, storage == lastStorage, !SnapshotFormat.isBuiltinOpen(path) { return lastReference }
             if SnapshotFormat.isBuiltinOpen(path) && node.acl == ACL.openACLUnsafe { return openACLReference }
+            let storage = node.acl.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+            if storage != 0, storage == lastStorage { return lastReference }
             guard let found = index[node.acl] else { return nil }
             lastStorage = storage
             lastReference = found

@@ -123,7 +123,4 @@ extension Dictionary where Key == ConnectionID, Value == Connection {
         guard let index = index(forKey: id) else { return nil }
         return field(&values[index])
     }
-
-    @inline(__always)
-    func contains(_ id: ConnectionID) -> Bool { index(forKey: id) != nil }
 }
