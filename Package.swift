@@ -46,6 +46,7 @@ let package = Package(
             "ZKModel", "ZKWire", "ZKDataTree", "ZKConsensus",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "DequeModule", package: "swift-collections"),
+            .product(name: "HashTreeCollections", package: "swift-collections"),
         ]),
         .target(name: "ZKPersistence", dependencies: [
             "ZKModel", "ZKWire", "ZKDataTree",

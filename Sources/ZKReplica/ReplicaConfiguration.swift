@@ -18,6 +18,9 @@ public struct ReplicaConfiguration: Sendable {
     public var replyBytesMax: Int { replyBytesMaxSetting ?? frameBytesMax + 1024 }
     public var extendedTypesEnabled = false
     public var skipACL = false
+    /// Plain reads are answered on the client connections' loops from a `ReadView`
+    /// (`connectionLoopReads`); off, every request goes through the replica's loop.
+    public var connectionLoopReads = true
     /// `digest.enabled`: an ensemble leader stamps each txn with the tree digest it leaves
     /// (`DigestProjection`), and every member counts txns whose digest it does not reach.
     public var digestEnabled = true

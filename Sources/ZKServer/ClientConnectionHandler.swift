@@ -1,4 +1,5 @@
 import NIOCore
+import ZKModel
 import ZKReplica
 import ZKWire
 
@@ -13,6 +14,27 @@ struct ClientConnectionLimits: Sendable {
     /// sends for at most this long, so that the client sees a clean close rather than a
     /// reset for the bytes it had sent.
     var closeLingerMs: Int64 = 2000
+    /// Reads answered on this loop (`ReadView`) are reported to the replica at most this
+    /// often, so that it counts the session and the connection as alive (half a tick,
+    /// at most 500 ms: far inside the shortest session timeout, two ticks).
+    var localReadsReportIntervalMs: Int64 = 500
+    /// Local replies are handed to the socket in writes of about this size; the next read
+    /// is answered here only while the channel is writable (otherwise it goes to the
+    /// replica, whose unsent-bytes limits hold a client that stops reading).
+    var localReplyChunkBytes = 64 * 1024
+}
+
+/// What the replica's shell writes to a client connection: the bytes, and what the
+/// handler must know of them to answer reads itself without reordering anything.
+struct ClientOutput {
+    var bytes: ByteBuffer
+    /// Replies in `bytes` that answer a request the handler passed on (connect responses,
+    /// replies; not notifications).
+    var answers = 0
+    /// The newest zxid a reply or notification in `bytes` carries.
+    var zxid: Zxid = 0
+    /// `bytes` hold the ConnectResponse that established a session.
+    var establishes = false
 }
 
 /// Per-connection framing on the connection's own event loop: split frames, refuse oversized
@@ -20,9 +42,13 @@ struct ClientConnectionLimits: Sendable {
 /// holds this connection's frames (`Reading`) or has not taken the last ones yet
 /// (`BytesTaken`), as NIO's `BackPressureHandler` stops reading while the channel is not
 /// writable. A bad length closes this connection only, without a reset.
+///
+/// Plain reads are answered here from the loop's `ReadView` when nothing the replica was
+/// handed is unanswered and the view is as new as anything this client was sent (see
+/// `ReadView` for why that keeps ZooKeeper's ordering); everything else goes to the replica.
 final class ClientConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
+    typealias OutboundIn = ClientOutput
     typealias OutboundOut = ByteBuffer
 
     /// From the replica loop: whether the replica takes more of this connection's frames.
@@ -45,6 +71,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// NIO asked for a read while reading was held back.
     private var readHeld = false
     private var lingerTimer: Scheduled<Void>?
+    /// This loop's view; nil when the shell publishes none (tests, `connectionLoopReads=no`).
+    private var readViews: ReadViewSlot?
+    private var localReads = LocalReadBookkeeping()
+    /// Reads this handler answered from its loop's view (for tests).
+    var localReadsAnswered: Int { localReads.answeredHere }
 
     init(shell: ReplicaShell, limits: ClientConnectionLimits) {
         self.shell = shell
@@ -56,6 +87,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         connectionId = shell.allocateConnectionId()
+        readViews = shell.readViewSlot(for: context.eventLoop)
         let remote = context.channel.remoteAddress
         shell.opened(connectionId, channel: context.channel, address: remote?.ipAddress ?? "0.0.0.0", port: remote?.port ?? 0)
         context.fireChannelActive()
@@ -93,8 +125,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         var outputs: [FrameDecoder.Output] = []
         let start = buffered!.readerIndex
         var failed = false
+        var localReplies = ByteBuffer()
         do {
             while let output = try decoder.next(from: &buffered!) {
+                if case .frame(let frame) = output {
+                    if outputs.isEmpty, answerLocally(frame, into: &localReplies, context: context) { continue }
+                    localReads.forwarded += 1
+                }
                 outputs.append(output)
                 // After a four-letter word nothing else is read on this connection.
                 if case .fourLetterWord = output {
@@ -112,11 +149,37 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
         let consumed = buffered!.readerIndex - start
         if buffered!.readableBytes == 0 { buffered = nil } else { buffered!.discardReadBytes() }
+        if localReplies.readableBytes > 0 { context.writeAndFlush(wrapOutboundOut(localReplies), promise: nil) }
         if !outputs.isEmpty {
             bytesInTransit += consumed
-            shell.received(connectionId, outputs, bytes: consumed)
+            shell.received(connectionId, outputs, bytes: consumed, localReads: localReads.takeUnreported())
+        } else if let count = localReads.reportDue(nowMs: Self.nowMs(), intervalMs: limits.localReadsReportIntervalMs) {
+            shell.readsAnsweredLocally(connectionId, count: count)
         }
         if failed { closeGracefully(context: context) }
+    }
+
+    /// Answers a plain read from this loop's view when that keeps ZooKeeper's order; the
+    /// reply joins `replies`, which go out in chunks while the socket keeps up.
+    private func answerLocally(_ frame: ByteBuffer, into replies: inout ByteBuffer, context: ChannelHandlerContext) -> Bool {
+        guard localReads.mayAnswer, let view = readViews?.view, view.zxid >= localReads.deliveredZxid else { return false }
+        guard context.channel.isWritable else { return false }
+        guard let (header, response) = view.answer(frame, frameBytesMax: limits.frameBytesMax) else { return false }
+        FrameEncoder.reply(header, response, into: &replies)
+        localReads.answeredLocally()
+        if replies.readableBytes >= limits.localReplyChunkBytes {
+            context.write(wrapOutboundOut(replies), promise: nil)
+            replies = ByteBuffer()
+        }
+        return true
+    }
+
+    static func nowMs() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let output = unwrapOutboundIn(data)
+        localReads.replicaWrote(output)
+        context.write(wrapOutboundOut(output.bytes), promise: promise)
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {

@@ -33,11 +33,24 @@ final class ReplicaShell: @unchecked Sendable {
     /// history the peer restarts with.
     private var snapshotAwaitingLog: (tree: ZKDataTree.DataTree, sessions: [SessionID: Int32])?
     private let nextConnectionId = NIOLockedValueBox<ConnectionID>(1)
+    /// One per client loop: where the replica's `readView` is published (`ReadView`).
+    private let readViewSlots: [ReadViewSlot]
+    /// What the slots were last given: a view is published when either changes.
+    private var publishedView: (zxid: Zxid, present: Bool)?
+    /// `run` is re-entered when ensemble work hands the replica an event at once; views
+    /// are published only when the outermost run has written everything.
+    private var runDepth = 0
 
-    init(replica: Replica, eventLoop: EventLoop, logger: Logger) {
+    init(replica: Replica, eventLoop: EventLoop, logger: Logger, readViewSlots: [ReadViewSlot] = []) {
         self.replica = replica
         self.eventLoop = eventLoop
         self.logger = logger
+        self.readViewSlots = readViewSlots
+    }
+
+    /// The slot of a connection's loop (called once per connection, on that loop).
+    func readViewSlot(for loop: EventLoop) -> ReadViewSlot? {
+        readViewSlots.first { $0.loop === loop }
     }
 
     /// Both clocks: elapsed time is the monotonic clock (an NTP step does not move it), wall
@@ -73,10 +86,12 @@ final class ReplicaShell: @unchecked Sendable {
 
     /// Frames from one read of the connection; `bytes` of its socket's data, which the
     /// connection's handler counts as in transit until this loop took them.
-    func received(_ id: ConnectionID, _ outputs: [FrameDecoder.Output], bytes: Int) {
+    /// `localReads`: reads the handler answered itself since it last reported any.
+    func received(_ id: ConnectionID, _ outputs: [FrameDecoder.Output], bytes: Int, localReads: Int = 0) {
         eventLoop.execute {
             let now = Self.now()
             var actions: [ReplicaAction] = []
+            if localReads > 0 { actions += self.replica.readsAnsweredLocally(id, count: localReads, now: now) }
             for output in outputs {
                 switch output {
                 case .frame(let frame): actions += self.replica.frameReceived(id, frame, now: now)
@@ -89,6 +104,13 @@ final class ReplicaShell: @unchecked Sendable {
             }
             self.run(actions)
             self.channels[id]?.triggerUserOutboundEvent(ClientConnectionHandler.BytesTaken(bytes: bytes), promise: nil)
+        }
+    }
+
+    /// From a connection's loop: it answered `count` reads from its view.
+    func readsAnsweredLocally(_ id: ConnectionID, count: Int) {
+        eventLoop.execute {
+            self.run(self.replica.readsAnsweredLocally(id, count: count, now: Self.now()))
         }
     }
 
@@ -134,6 +156,12 @@ final class ReplicaShell: @unchecked Sendable {
         var id: ConnectionID
         var bytes = ByteBuffer()
         var frameBytes = 0
+        /// What the connection's handler learns from these bytes (`ClientOutput`).
+        var answers = 0
+        var zxid: Zxid = 0
+        var establishes = false
+
+        var output: ClientOutput { ClientOutput(bytes: bytes, answers: answers, zxid: zxid, establishes: establishes) }
     }
 
     /// A connection's bytes go out in writes of about this size, each reporting its reply
@@ -142,6 +170,11 @@ final class ReplicaShell: @unchecked Sendable {
     static let writeChunkBytes = 256 * 1024
 
     private func run(_ actions: [ReplicaAction]) {
+        runDepth += 1
+        defer {
+            runDepth -= 1
+            if runDepth == 0 { publishReadView() }
+        }
         guard !actions.isEmpty else { return }
         defer { ensemble?.batchDone() }
         // Written in the order the batch first touched each connection.
@@ -168,10 +201,18 @@ final class ReplicaShell: @unchecked Sendable {
         for action in actions {
             switch action {
             case .sendConnectResponse(let id, let response):
+                let index = buffer(id)
+                outgoing[index].answers += 1
+                if response.sessionId != 0 && response.timeOut > 0 { outgoing[index].establishes = true }
                 encode(id) { FrameEncoder.connectResponse(response, into: &$0) }
             case .sendReply(let id, let header, let response):
+                let index = buffer(id)
+                outgoing[index].answers += 1
+                outgoing[index].zxid = max(outgoing[index].zxid, header.zxid)
                 encode(id) { FrameEncoder.reply(header, response, into: &$0) }
             case .sendNotification(let id, let event, let zxid):
+                let index = buffer(id)
+                outgoing[index].zxid = max(outgoing[index].zxid, zxid)
                 encode(id) { FrameEncoder.notification(event, zxid: zxid, into: &$0) }
             case .sendText(let id, let text):
                 outgoing[buffer(id)].bytes.writeString(text)
@@ -225,16 +266,30 @@ final class ReplicaShell: @unchecked Sendable {
     /// reply bytes left (a client that stops reading never lets that happen).
     private func write(_ item: Outgoing) {
         guard let channel = channels[item.id] else { return }
-        guard item.frameBytes > 0 else { return channel.writeAndFlush(item.bytes, promise: nil) }
+        guard item.frameBytes > 0 else { return channel.writeAndFlush(item.output, promise: nil) }
         let id = item.id, frameBytes = item.frameBytes
-        channel.writeAndFlush(item.bytes).whenSuccess { [self] in written(id, bytes: frameBytes) }
+        channel.writeAndFlush(item.output).whenSuccess { [self] in written(id, bytes: frameBytes) }
+    }
+
+    /// Hands every client loop the replica's current view when it changed. The task
+    /// queues behind the writes this run submitted to the same loop, so a handler sees a
+    /// view only after the notifications and replies of the batch that made it.
+    private func publishReadView() {
+        guard !readViewSlots.isEmpty else { return }
+        let state = (zxid: replica.tree.lastProcessedZxid, present: replica.servesReadViews)
+        if let publishedView, publishedView == state { return }
+        publishedView = state
+        let view = replica.readView
+        for slot in readViewSlots {
+            slot.loop.execute { slot.view = view }
+        }
     }
 
     /// Sends what is pending, then closes without a reset: the handler half-closes and
     /// discards what the client still sends until it hangs up or the linger time passes.
     private func closeChannel(_ id: ConnectionID, after pending: Outgoing?) {
         guard let channel = channels.removeValue(forKey: id) else { return }
-        if let pending { channel.writeAndFlush(pending.bytes, promise: nil) }
+        if let pending { channel.writeAndFlush(pending.output, promise: nil) }
         channel.triggerUserOutboundEvent(ClientConnectionHandler.CloseGracefully(), promise: nil)
     }
 }

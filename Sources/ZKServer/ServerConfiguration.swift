@@ -53,6 +53,8 @@ public struct ServerConfiguration: Sendable {
     public var connectionAuthIdsMax = 64
     public var connectionInTransitBytesMax = 64 * 1024
     public var connectionCloseLingerMs: Int64 = 2000
+    /// `connectionLoopReads`: plain reads answered on the connections' loops (`ReadView`).
+    public var connectionLoopReads = true
     /// `replyBytesMax`; nil: jute.maxbuffer + 1024.
     public var replyBytesMax: Int?
     /// `zookeeper.nio.sessionlessCnxnTimeout`: the handshake deadline.
@@ -138,6 +140,7 @@ public struct ServerConfiguration: Sendable {
         case "connectionUnsentBytesClose": connectionUnsentBytesClose = try Self.integer(key, value, minimum: 1)
         case "connectionAuthIdsMax": connectionAuthIdsMax = try Self.integer(key, value, minimum: 1)
         case "connectionInTransitBytesMax": connectionInTransitBytesMax = try Self.integer(key, value, minimum: 1)
+        case "connectionLoopReads": connectionLoopReads = try Self.boolean(key, value)
         case "connectionCloseLingerMs": connectionCloseLingerMs = Int64(try Self.integer(key, value, minimum: 0))
         case "replyBytesMax": replyBytesMax = try Self.integer(key, value, minimum: 1024, maximum: Int(Int32.max) - 4)
         case "nio.sessionlessCnxnTimeout": sessionlessConnectionTimeoutMs = Int64(try Self.integer(key, value, minimum: 1))
@@ -192,6 +195,7 @@ public struct ServerConfiguration: Sendable {
         replica.frameBytesMax = juteMaxBuffer
         replica.extendedTypesEnabled = extendedTypesEnabled
         replica.skipACL = skipACL
+        replica.connectionLoopReads = connectionLoopReads
         replica.digestEnabled = digestEnabled
         replica.superDigest = superDigest
         replica.reconfigEnabled = reconfigEnabled
@@ -225,6 +229,7 @@ public struct ServerConfiguration: Sendable {
     /// What each client connection's handler enforces.
     var connectionLimits: ClientConnectionLimits {
         ClientConnectionLimits(
-            frameBytesMax: juteMaxBuffer, inTransitBytesMax: connectionInTransitBytesMax, closeLingerMs: connectionCloseLingerMs)
+            frameBytesMax: juteMaxBuffer, inTransitBytesMax: connectionInTransitBytesMax, closeLingerMs: connectionCloseLingerMs,
+            localReadsReportIntervalMs: max(1, min(500, Int64(tickTimeMs) / 2)))
     }
 }

@@ -47,7 +47,7 @@ extension StandaloneServer {
         let replica = Replica(
             configuration: replicaConfiguration, peerConfiguration: peerConfiguration, durable: durable,
             tree: state.tree, sessionTimeouts: state.sessions, now: now, monotonicMs: now.elapsedMs)
-        let shell = ReplicaShell(replica: replica, eventLoop: loop, logger: logger)
+        let shell = ReplicaShell(replica: replica, eventLoop: loop, logger: logger, readViewSlots: ReadViewSlot.slots(for: group))
         let logger = logger
         let txnLog = FileTxnLog(
             configuration: FileTxnLogConfiguration(

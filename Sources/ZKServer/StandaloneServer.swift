@@ -45,7 +45,8 @@ public final class StandaloneServer: Sendable {
         let replica = Replica(
             configuration: configuration.replicaConfiguration(environment: Self.environment(configuration)),
             now: now, monotonicMs: now.elapsedMs, tree: state.tree, sessionTimeouts: state.sessions)
-        let shell = ReplicaShell(replica: replica, eventLoop: replicaLoop, logger: logger)
+        let shell = ReplicaShell(
+            replica: replica, eventLoop: replicaLoop, logger: logger, readViewSlots: ReadViewSlot.slots(for: group))
         let txnLog = FileTxnLog(
             configuration: FileTxnLogConfiguration(
                 directory: directory.logDirectory, preAllocBytes: configuration.preAllocSizeKb * 1024,

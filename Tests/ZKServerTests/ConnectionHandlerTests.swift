@@ -69,18 +69,26 @@ struct HandlerHarness {
     let socket = SocketModel()
     let shell: ReplicaShell
     let channel: EmbeddedChannel
+    let handler: ClientConnectionHandler
+    /// The embedded loop's `ReadView` slot, when the harness answers reads on the loop.
+    let readViews: ReadViewSlot?
     var received = ByteBuffer()
 
-    init(limits: ClientConnectionLimits = ClientConnectionLimits(frameBytesMax: 0xfffff), _ configure: (inout ReplicaConfiguration) -> Void = { _ in }) throws {
+    init(
+        limits: ClientConnectionLimits = ClientConnectionLimits(frameBytesMax: 0xfffff), localReads: Bool = false,
+        _ configure: (inout ReplicaConfiguration) -> Void = { _ in }
+    ) throws {
         var configuration = ReplicaConfiguration()
         configure(&configuration)
+        readViews = localReads ? ReadViewSlot(loop: loop) : nil
         shell = ReplicaShell(
             replica: Replica(configuration: configuration, now: ReplicaShell.now(), monotonicMs: 0xa425f), eventLoop: loop,
-            logger: Logger(label: "test"))
+            logger: Logger(label: "test"), readViewSlots: readViews.map { [$0] } ?? [])
         shell.txnLog = log
         channel = EmbeddedChannel(loop: loop)
+        handler = ClientConnectionHandler(shell: shell, limits: limits)
         try channel.pipeline.syncOperations.addHandler(socket)
-        try channel.pipeline.syncOperations.addHandler(ClientConnectionHandler(shell: shell, limits: limits))
+        try channel.pipeline.syncOperations.addHandler(handler)
         channel.remoteAddress = try SocketAddress(ipAddress: "127.0.0.1", port: 40000)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2181)).wait()
         loop.run()
