@@ -21,7 +21,7 @@ public final class StandaloneServer: Sendable {
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: UsableCores.count)
         self.replicaGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.logger = logger
     }
