@@ -204,6 +204,9 @@ final class ReplicaShell: @unchecked Sendable {
                 let index = buffer(id)
                 outgoing[index].answers += 1
                 if response.sessionId != 0 && response.timeOut > 0 { outgoing[index].establishes = true }
+                // The replica took the session because its tree is at least as new as
+                // anything the client saw (lastZxidSeen): so must a view answering it be.
+                outgoing[index].zxid = max(outgoing[index].zxid, replica.tree.lastProcessedZxid)
                 encode(id) { FrameEncoder.connectResponse(response, into: &$0) }
             case .sendReply(let id, let header, let response):
                 let index = buffer(id)

@@ -9,10 +9,10 @@ and keeps its data and log under the directory the caller passes in.
 
 Both starters take `data_dir=` to run on an existing data directory instead of
 `<tmp_dir>/data` (both servers read and write ZooKeeper's on-disk format, so one
-can be started on the directory the other left behind), and
-`start_swiftkeeper` takes `argv_prefix=` to run the binary under a wrapper such
-as strace. The wrapper must leave the server as the spawned process (for strace
-use `-D`), so that stop() and kill() signal the server itself.
+can be started on the directory the other left behind), and both take
+`argv_prefix=` to run the server under a wrapper such as strace or taskset. The
+wrapper must leave the server as the spawned process (taskset execs it; for
+strace use `-D`), so that stop() and kill() signal the server itself.
 
 Environment:
     SWIFTKEEPER_BIN       swiftkeeper binary (default <repo>/.build/release/swiftkeeper)
@@ -364,11 +364,13 @@ def _log4j_props(log_file: Path) -> str:
 def start_zookeeper(tmp_dir, extra_cfg: Mapping[str, object] | None = None,
                     timeout: float = START_TIMEOUT,
                     jvm_props: Mapping[str, object] | None = None,
-                    jvm_args: Iterable[str] = (), data_dir=None) -> ServerProcess:
+                    jvm_args: Iterable[str] = (), data_dir=None,
+                    argv_prefix: Iterable[str] | None = None) -> ServerProcess:
     """Start Apache ZooKeeper with its zoo.cfg and logs in `tmp_dir`.
 
-    data_dir: the dataDir to use (default `<tmp_dir>/data`); may hold data
-              written earlier by ZooKeeper or swiftkeeper.
+    data_dir:    the dataDir to use (default `<tmp_dir>/data`); may hold data
+                 written earlier by ZooKeeper or swiftkeeper.
+    argv_prefix: words put before the java binary, e.g. ["taskset", "-c", "0"].
     """
     tmp, data_dir, port, cfg_path = _prepare(
         tmp_dir, extra_cfg, {"admin.enableServer": "false"}, data_dir)
@@ -378,7 +380,7 @@ def start_zookeeper(tmp_dir, extra_cfg: Mapping[str, object] | None = None,
     props = dict(ZK_JVM_PROPS)
     if jvm_props:
         props.update(jvm_props)
-    argv = [_find_java(), "-Xmx512m", "-XX:+UseSerialGC", "-Xshare:auto",
+    argv = [*(argv_prefix or ()), _find_java(), "-Xmx512m", "-XX:+UseSerialGC", "-Xshare:auto",
             f"-Dlog4j.configuration=file:{log_cfg}",
             f"-Dzookeeper.log.dir={tmp}",
             *[f"-D{k}={v}" for k, v in props.items()],
