@@ -37,6 +37,46 @@ the throughput ratio SwiftKeeper/ZooKeeper at each core count (median [min-max] 
 round pairs, which ran back to back) and, in the scaling column, SwiftKeeper's scaling
 factor divided by ZooKeeper's (above 1: SwiftKeeper gains more from the second core).
 
+Where the server's CPU goes: the script reads the server's /proc/<pid>/stat and
+/proc/<pid>/task/*/stat and comm (utime + stime, fields 14 and 15, in clock ticks of
+1/SC_CLK_TCK s) at the start and at the end of each measured bench run's measured window
+(the bench, run with SWIFTKEEPER_BENCH_TRACE=1, says on stderr when its load phase starts;
+the window opens --warmup seconds later and lasts --duration seconds), and also just
+before and just after the whole invocation. "server CPU % 1c / 2c" is the server's CPU
+time over the window's wall time in % of one core (at most 100 at 1 core, 200 at 2), and
+"server µs/op 1c / 2c" is that CPU time divided by the ops the bench counted in the window:
+the server's CPU per request (medians over rounds, like ops/s). A bench that does not mark
+its load phase gets the invocation-wide figures instead (µs/op = CPU seconds / (ops/s x
+the invocation's wall time)); those take in the bench's start, its setup (creating the
+keys, fsync'd) and its cleanup (deleting them), which on a busy machine can be most of a
+second, so they understate both figures. --json-out has both per run (serverCpu, and
+serverCpu.invocation). Under the table, one line per cell, server and core count splits
+the median round (by server CPU %; the lower middle one of an even count) by thread name
+(comm, at most 15 characters; threads sharing a name are added up, "xN" says how many
+there were), the top three and the rest, in % of one core. SwiftKeeper's NIO-ELT-1-#k are
+the client connection loops (reads are answered there), NIO-ELT-2-#1 is the replica loop
+(the one thread every write goes through); ZooKeeper's NIOWorkerThread pool does the
+request processing, NIOServerCxnFac(tory) selector threads the socket I/O, and the request
+processor chain (RequestThrottle, ProcessThread(s), SyncThread:0, CommitProcessor) sits
+behind them. "C1/C2 CompilerThre(ad)" is the JVM's JIT; if it shows up with a large
+share, ZooKeeper's read path was still being compiled (raise --prime).
+
+How to read these: on a 2-core machine the single-threaded load generator is often the
+ceiling in the 2-core case (it shares both cores with the server and can itself use at
+most one), so a scaling factor well below 2.00 does not by itself say that the server
+does not scale. The evidence that reads scale with cores is (a) how little of the
+replica loop a read-only load uses: when it stays at a few per cent, reads have no
+serial section that a second core would wait on; and (b) the server CPU per op staying
+flat from 1 to 2 cores: the server's read capacity is then about cores / (µs per op)
+(2 cores at 2.5 µs/op: some 800k ops/s), whatever the generator manages to offer. A µs
+per op that rises from 1 to 2 cores says the second core goes on contention (locks,
+cross-thread hand-offs, cache-line traffic) rather than on more reads. Two things move
+µs/op besides that: a server that is far from busy (low CPU %) answers fewer requests per
+wake-up and per read()/write(), so its µs/op comes out higher than when saturated; and
+the 1-core figures share their core with nothing, the 2-core ones with the generator. A
+server CPU % near 100 at 1 core says the server, not the generator, was the ceiling; well
+below 100 says the generator (or the machine) was.
+
 Caveat: on a 2-core machine the load generator has a core to itself in the 1-core case
 but shares both cores with the server in the 2-core case, so the 2-core figures (and the
 scaling factors) are lower bounds of what the server would do with two cores of its own.
@@ -66,6 +106,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -111,6 +152,123 @@ def proc_facts(pid: int | None) -> dict:
     return facts
 
 
+# -- where the server's CPU goes --------------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(text: str) -> list[str]:
+    """The fields of a /proc stat line after the `(comm)` one: index 0 is field 3 (state),
+    so field N is index N - 3 (utime 14 -> 11, stime 15 -> 12, starttime 22 -> 19)."""
+    return text[text.rindex(")") + 2:].split()
+
+
+def cpu_snapshot(pid: int | None) -> dict | None:
+    """The process's utime+stime (ticks; /proc/<pid>/stat, which also counts threads that
+    have exited) and every thread's comm and utime+stime, keyed by (tid, starttime) so that
+    a reused tid is not taken for the old thread; None if the process is gone."""
+    if pid is None:
+        return None
+    t = time.monotonic()
+    try:
+        f = _stat_fields(Path(f"/proc/{pid}/stat").read_text())
+        total = int(f[11]) + int(f[12])
+        tids = os.listdir(f"/proc/{pid}/task")
+    except (OSError, ValueError, IndexError):
+        return None
+    threads: dict = {}
+    for tid in tids:
+        try:
+            f = _stat_fields(Path(f"/proc/{pid}/task/{tid}/stat").read_text())
+            comm = Path(f"/proc/{pid}/task/{tid}/comm").read_text().rstrip("\n")
+            threads[(int(tid), f[19])] = (comm, int(f[11]) + int(f[12]))
+        except (OSError, ValueError, IndexError):
+            continue  # the thread exited meanwhile
+    return {"t": t, "ticks": total, "threads": threads}
+
+
+def cpu_between(before: dict | None, after: dict | None, ops_per_sec=None, ops=None) -> dict | None:
+    """The server's CPU between two snapshots: seconds, % of one core over the wall time,
+    µs per op (CPU seconds / ops if the op count is given, else CPU seconds / (ops/s x wall
+    seconds)), and per thread name (threads sharing a comm added up; a thread born in
+    between counts with all its time, the time of one that exited in between shows only in
+    the total, as "(exited threads)"; threads that used nothing are listed too)."""
+    if not before or not after:
+        return None
+    wall = after["t"] - before["t"]
+    if wall <= 0:
+        return None
+    cpu_s = (after["ticks"] - before["ticks"]) / CLK_TCK
+    names: dict[str, list] = {}
+    for key, (comm, ticks) in after["threads"].items():
+        old = before["threads"].get(key)
+        d = ticks - (old[1] if old else 0)
+        entry = names.setdefault(comm, [0, 0])
+        entry[0] += d
+        entry[1] += 1
+    threads = [{"name": n, "threads": c, "cpuS": round(d / CLK_TCK, 3), "pct": round(100 * d / CLK_TCK / wall, 1)}
+               for n, (d, c) in names.items()]
+    # The process's own count also has the threads that exited in between; a tick or two
+    # either way is rounding (process and thread times are rounded to ticks separately).
+    rest = cpu_s - sum(d for d, _ in names.values()) / CLK_TCK
+    if rest > 2.5 / CLK_TCK:
+        threads.append({"name": "(exited threads)", "threads": 0, "cpuS": round(rest, 3),
+                        "pct": round(100 * rest / wall, 1)})
+    threads.sort(key=lambda x: (-x["cpuS"], x["name"]))
+    out = {"wallS": round(wall, 3), "cpuS": round(cpu_s, 3), "cpuPct": round(100 * cpu_s / wall, 1),
+           "clockTicksPerS": CLK_TCK, "threads": threads}
+    if isinstance(ops, int) and ops > 0:
+        out["ops"] = ops
+        out["usPerOp"] = round(1e6 * cpu_s / ops, 3)
+    elif isinstance(ops_per_sec, (int, float)) and ops_per_sec > 0:
+        out["opsEstimated"] = round(ops_per_sec * wall)
+        out["usPerOp"] = round(1e6 * cpu_s / (ops_per_sec * wall), 3)
+    return out
+
+
+TRACE_PREFIX = "bench: waiting for "  # what the bench writes at each phase with SWIFTKEEPER_BENCH_TRACE
+
+
+class WindowSampler:
+    """Snapshots the server's CPU at the start and the end of the bench's measured window.
+
+    Run with SWIFTKEEPER_BENCH_TRACE set, the bench writes "bench: waiting for the <workload>
+    run" to stderr as it starts the load phase, whose measured window opens `warmup` seconds
+    later and lasts `duration` seconds; feed() gets the bench's stderr line by line and,
+    at that line, starts a thread that takes the two snapshots at those moments. A bench
+    that prints no such line (an older one) leaves `start`/`end` None."""
+
+    def __init__(self, pid: int | None, workload: str, warmup: float, duration: float):
+        self.pid = pid
+        self.marker = f"{TRACE_PREFIX}the {workload} run"
+        self.warmup, self.duration = warmup, duration
+        self.start: dict | None = None
+        self.end: dict | None = None
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def feed(self, line: str) -> None:
+        if self.thread is None and line.strip() == self.marker:
+            self.thread = threading.Thread(target=self._run, args=(time.monotonic(),), daemon=True)
+            self.thread.start()
+
+    def _run(self, t_mark: float) -> None:
+        if self.stopped.wait(max(0.0, t_mark + self.warmup - time.monotonic())):
+            return
+        self.start = cpu_snapshot(self.pid)
+        if self.stopped.wait(max(0.0, t_mark + self.warmup + self.duration - time.monotonic())):
+            return
+        self.end = cpu_snapshot(self.pid)
+
+    def finish(self) -> None:
+        """After the bench has exited: a window it did not live through is dropped."""
+        if self.thread is not None:
+            self.thread.join(timeout=0.5)
+        self.stopped.set()
+        if self.end is None:
+            self.start = None
+
+
 # -- servers --------------------------------------------------------------------------------
 
 def start_server(kind: str, tmp: Path, cpus: str, zk_heap: str, attempts: int = 3) -> servers.ServerProcess:
@@ -154,7 +312,13 @@ def log_size(srv: servers.ServerProcess) -> int:
 def run_bench(cmd: list[str], bench_cpus: str, srv: servers.ServerProcess, workload: str,
               sessions: int, inflight: int, duration: float, warmup: float, a) -> dict:
     """One `swiftkeeper bench --rounds 1 --json` against one server; a dict with ok,
-    opsPerSec, p50Ms, p99Ms, errors or error/errorShort/stderrTail."""
+    opsPerSec, p50Ms, p99Ms, errors, serverCpu or error/errorShort/stderrTail.
+
+    serverCpu (see cpu_between) is the server's CPU over the bench's measured window
+    (window "measured", µs/op = CPU / the ops the bench counted in it) when the bench
+    marked its load phase, else over the whole invocation (window "invocation", µs/op =
+    CPU / (ops/s x the invocation's wall time)); serverCpu["invocation"] always holds the
+    latter, from snapshots taken just before and just after the invocation."""
     argv = ["taskset", "-c", bench_cpus, *cmd, "bench",
             "--hosts", srv.hosts, "--label", srv.name,
             "--workload", workload, "--sessions", str(sessions), "--in-flight", str(inflight),
@@ -164,25 +328,55 @@ def run_bench(cmd: list[str], bench_cpus: str, srv: servers.ServerProcess, workl
     timeout = 120 + 3 * (duration + warmup)
     rec: dict = {"argv": argv, "ok": False}
     mark = log_size(srv)
+    window = WindowSampler(srv.pid, workload, warmup, duration)
+    out_parts: list[str] = []
+    err_lines: list[str] = []
+
+    def read_stdout(stream):
+        out_parts.append(stream.read())
+
+    def read_stderr(stream):
+        for line in stream:
+            err_lines.append(line)
+            window.feed(line)
+
+    cpu_before = cpu_snapshot(srv.pid)
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, errors="replace",
+                            env={**os.environ, "SWIFTKEEPER_BENCH_TRACE": "1"},
                             preexec_fn=servers._set_pdeathsig)
+    readers = [threading.Thread(target=read_stdout, args=(proc.stdout,), daemon=True),
+               threading.Thread(target=read_stderr, args=(proc.stderr,), daemon=True)]
+    for th in readers:
+        th.start()
     try:
         try:
-            out, err = proc.communicate(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, err = proc.communicate()
+            proc.wait()
             rec.update(error=f"timed out after {timeout:.0f}s", errorShort="timeout")
-            out = out or ""
-            err = err or ""
     finally:
         if proc.poll() is None:  # interrupted while waiting: take the bench down with us
             proc.kill()
             proc.wait()
+        window.finish()
+    cpu_after = cpu_snapshot(srv.pid)
+    for th in readers:
+        th.join(timeout=5)
+    for stream in (proc.stdout, proc.stderr):
+        try:
+            stream.close()
+        except OSError:
+            pass
+    phases = [l.strip() for l in err_lines if l.startswith(TRACE_PREFIX)]
+    out = "".join(out_parts)
+    err = "".join(l for l in err_lines if not l.startswith(TRACE_PREFIX))
     rec["elapsedS"] = round(time.monotonic() - t0, 2)
     rec["stderrTail"] = bm.tail(err)
+    if phases:
+        rec["lastPhase"] = phases[-1][len(TRACE_PREFIX):]
     if "error" not in rec:
         if proc.returncode != 0:
             rec.update(error=f"exit status {proc.returncode}", errorShort=f"exit {proc.returncode}")
@@ -194,6 +388,14 @@ def run_bench(cmd: list[str], bench_cpus: str, srv: servers.ServerProcess, workl
                     raise ValueError("no opsPerSec in targets[0]")
                 rec.update(ok=True, opsPerSec=t["opsPerSec"], p50Ms=t.get("p50Ms"), p99Ms=t.get("p99Ms"),
                            errors=bm.errors_of(t), result=result)
+                measured_ops = (t.get("rounds") or [{}])[0].get("ops")
+                whole = cpu_between(cpu_before, cpu_after, ops_per_sec=t["opsPerSec"])
+                inner = cpu_between(window.start, window.end, ops=measured_ops if isinstance(measured_ops, int)
+                                    else None, ops_per_sec=t["opsPerSec"])
+                if inner is not None:
+                    rec["serverCpu"] = {"window": "measured", **inner, "invocation": whole}
+                elif whole is not None:
+                    rec["serverCpu"] = {"window": "invocation", **whole, "invocation": whole}
             except (ValueError, AttributeError) as e:
                 rec.update(error=f"stdout is not the expected JSON ({e})", errorShort="bad JSON",
                            stdoutTail=bm.tail(out, 5))
@@ -309,10 +511,20 @@ def summarize(runs: list[dict], kinds: list[str], workloads: list[str]) -> list[
                 ok = [r for r in rs if r.get("ok")]
                 ops = [r["opsPerSec"] for r in ok]
                 p99 = [r["p99Ms"] for r in ok if isinstance(r.get("p99Ms"), (int, float))]
+                with_cpu = [r for r in ok if r.get("serverCpu")]
+                cpu_pct = [r["serverCpu"]["cpuPct"] for r in with_cpu]
+                us_op = [r["serverCpu"]["usPerOp"] for r in with_cpu if "usPerOp" in r["serverCpu"]]
                 per[cores] = {"opsPerSec": median_or_none(ops), "min": min(ops) if ops else None,
                               "max": max(ops) if ops else None, "p99Ms": median_or_none(p99),
                               "roundsOk": len(ok), "roundsFailed": len(rs) - len(ok),
-                              "errors": sum(int(r.get("errors") or 0) for r in ok)}
+                              "errors": sum(int(r.get("errors") or 0) for r in ok),
+                              "serverCpuPct": median_or_none(cpu_pct), "serverUsPerOp": median_or_none(us_op),
+                              "serverCpuRounds": len(with_cpu)}
+                if with_cpu:  # the median round by server CPU % (the lower middle one of an even count)
+                    mid = sorted(with_cpu, key=lambda r: r["serverCpu"]["cpuPct"])[(len(with_cpu) - 1) // 2]
+                    per[cores]["threadsMedianRound"] = {"round": mid["round"],
+                                                        "cpuPct": mid["serverCpu"]["cpuPct"],
+                                                        "threads": mid["serverCpu"]["threads"]}
             one, two = per[1]["opsPerSec"], per[2]["opsPerSec"]
             per["scaling"] = two / one if one and two is not None else None
             entry["servers"][kind] = per
@@ -346,6 +558,16 @@ def fmt_factor(v) -> str:
     return "n/a" if not isinstance(v, (int, float)) else f"{v:.2f}"
 
 
+def fmt_pct(v) -> str:
+    return "n/a" if not isinstance(v, (int, float)) else f"{v:.0f}"
+
+
+def fmt_us(v) -> str:
+    if not isinstance(v, (int, float)):
+        return "n/a"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
 def table_rows(cells: list[dict], kinds: list[str], rounds: int) -> list[list[str]]:
     rows = []
     for c in cells:
@@ -355,16 +577,19 @@ def table_rows(cells: list[dict], kinds: list[str], rounds: int) -> list[list[st
             errs = "/".join(str(per[k]["errors"]) for k in CORE_CONFIGS)
             rows.append([kind, wl, load, fmt_ops_spread(per[1], rounds), fmt_ops_spread(per[2], rounds),
                          fmt_factor(per["scaling"]),
+                         f"{fmt_pct(per[1]['serverCpuPct'])} / {fmt_pct(per[2]['serverCpuPct'])}",
+                         f"{fmt_us(per[1]['serverUsPerOp'])} / {fmt_us(per[2]['serverUsPerOp'])}",
                          f"{bm.fmt_ms(per[1]['p99Ms'])} / {bm.fmt_ms(per[2]['p99Ms'])}", errs])
         if c["ratio"]:
             rat = c["ratio"]
             rows.append(["SK/ZK", wl, load, bm.fmt_ratio(rat[1]), bm.fmt_ratio(rat[2]),
-                         fmt_factor(rat["scaling"]), "", ""])
+                         fmt_factor(rat["scaling"]), "", "", "", ""])
     return rows
 
 
 HEADERS = ["server", "workload", "sessions x in-flight", "ops/s 1 core [min-max]",
-           "ops/s 2 cores [min-max]", "scaling 2c/1c", "p99 ms 1c / 2c", "errors 1c/2c"]
+           "ops/s 2 cores [min-max]", "scaling 2c/1c", "server CPU % 1c / 2c", "server µs/op 1c / 2c",
+           "p99 ms 1c / 2c", "errors 1c/2c"]
 
 
 def markdown_table(headers: list[str], rows: list[list[str]], first_numeric: int) -> str:
@@ -377,6 +602,41 @@ def markdown_table(headers: list[str], rows: list[list[str]], first_numeric: int
     sep = "|" + "|".join(("-" * (w + 1) + ":") if i >= first_numeric else ("-" * (w + 2))
                          for i, w in enumerate(widths)) + "|"
     return "\n".join([line(headers), sep, *(line(r) for r in rows)])
+
+
+def breakdown_lines(cells: list[dict], kinds: list[str], top: int = 3) -> list[str]:
+    """Per cell, server and core count: the median round's server CPU by thread name."""
+    lines = []
+    for c in cells:
+        name = cell_name((c["workload"], c["sessions"], c["inFlight"]))
+        for kind in kinds:
+            for cores in CORE_CONFIGS:
+                per = c["servers"][kind][cores]
+                med = per.get("threadsMedianRound")
+                head = f"{kind} {cores}c {name}:"
+                if not med:
+                    lines.append(f"{head} n/a (no round with CPU figures)")
+                    continue
+                threads = med["threads"]
+                bits = [f"{t['name']}{' x' + str(t['threads']) if t['threads'] > 1 else ''} {t['pct']:.0f}%"
+                        for t in threads[:top]]
+                rest = sum(t["pct"] for t in threads[top:])
+                if rest >= 0.5:
+                    bits.append(f"other {rest:.0f}%")
+                lines.append(f"{head} {', '.join(bits)} (total {med['cpuPct']:.0f}%, round {med['round'] + 1})")
+    return lines
+
+
+def cpu_window_text(runs: list[dict]) -> str:
+    """What the server CPU figures were taken over."""
+    windows = [r["serverCpu"]["window"] for r in runs if r.get("serverCpu")]
+    measured, whole = windows.count("measured"), windows.count("invocation")
+    if whole == 0:
+        return "each bench run's measured window"
+    if measured == 0:
+        return "each bench invocation's wall time (the bench did not mark its measured window)"
+    return (f"each bench run's measured window ({whole} of {len(windows)} runs: over the whole "
+            f"invocation, the bench did not mark the window)")
 
 
 def threads_summary(server_info: dict, kinds: list[str]) -> str:
@@ -407,10 +667,17 @@ def report(meta: dict, cells: list[dict], runs: list[dict], server_info: dict, k
           f"{meta['rounds']} rounds per server (alternating), {meta['valueBytes']}-byte values, "
           f"{meta['keys']} keys, fsync on, data on {meta.get('dataFilesystem', '?')}, maxClientCnxns=0, "
           f"ZooKeeper -Xmx{meta['zkHeap']}; ops/s are medians over rounds; SK/ZK rows: "
-          f"ratio per round pair, median [min-max], scaling column = SK scaling / ZK scaling")
+          f"ratio per round pair, median [min-max], scaling column = SK scaling / ZK scaling; "
+          f"server CPU % (of one core) and µs/op from the server's /proc utime+stime over "
+          f"{cpu_window_text(runs)}")
     print(f"servers after their last run: {threads_summary(server_info, kinds)}")
     print()
     print(markdown_table(HEADERS, table_rows(cells, kinds, meta["rounds"]), 3))
+    print()
+    print(f"Server CPU by thread name, median round, % of one core over {cpu_window_text(runs)}:")
+    print()
+    for line in breakdown_lines(cells, kinds):
+        print(f"- {line}")
     failed = [r for r in runs if not r.get("ok")]
     if failed:
         print()
@@ -421,6 +688,8 @@ def report(meta: dict, cells: list[dict], runs: list[dict], server_info: dict, k
                   f"round {r['round'] + 1}: {r.get('error')}")
             if r.get("argv"):
                 print(f"  command: {shlex.join(r['argv'])}")
+            if r.get("lastPhase"):
+                print(f"  the bench was last waiting for {r['lastPhase']}")
             for name in ("stderrTail", "stdoutTail", "serverLog"):
                 if r.get(name):
                     print(f"  {name}:")
@@ -438,7 +707,9 @@ def write_json(path: Path | None, meta: dict, cells: list[dict], runs: list[dict
     slim = [{k: v for k, v in r.items() if k != "result"} | ({"bench": r["result"]} if "result" in r else {})
             for r in runs]
     doc = {"meta": meta, "partial": partial, "servers": server_info,
-           "cells": json.loads(json.dumps(cells, default=str)), "runs": slim}
+           "cells": json.loads(json.dumps(cells, default=str)),
+           "serverCpuBreakdown": breakdown_lines(cells, list(cells[0]["servers"]) if cells else []),
+           "runs": slim}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     log(f"wrote {path}")

@@ -44,6 +44,12 @@ public struct ReadView: Sendable {
         return reply
     }
 
+    /// Whether the frame's opcode is one a view may answer (its body is not read).
+    public static func answerable(_ frame: ByteBuffer) -> Bool {
+        guard let type = frame.getInteger(at: frame.readerIndex + 4, as: Int32.self) else { return false }
+        return answerable(type)
+    }
+
     static func answerable(_ type: Int32) -> Bool {
         switch OpCode(rawValue: type) {
         case .exists?, .getData?, .getChildren?, .getChildren2?: return true

@@ -162,9 +162,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Answers a plain read from this loop's view when that keeps ZooKeeper's order; the
     /// reply joins `replies`, which go out in chunks while the socket keeps up.
     private func answerLocally(_ frame: ByteBuffer, into replies: inout ByteBuffer, context: ChannelHandlerContext) -> Bool {
-        guard localReads.mayAnswer, let view = readViews?.view, view.zxid >= localReads.deliveredZxid else { return false }
-        guard context.channel.isWritable else { return false }
+        guard localReads.mayAnswer, let slot = readViews else { return false }
+        guard let view = slot.view else {
+            // Reads come here while the replica keeps views from this loop: ask for one.
+            if ReadView.answerable(frame), slot.needsView() { shell.viewWanted(by: slot) }
+            return false
+        }
+        guard view.zxid >= localReads.deliveredZxid, context.channel.isWritable else { return false }
         guard let (header, response) = view.answer(frame, frameBytesMax: limits.frameBytesMax) else { return false }
+        slot.markUsed()
         FrameEncoder.reply(header, response, into: &replies)
         localReads.answeredLocally()
         if replies.readableBytes >= limits.localReplyChunkBytes {

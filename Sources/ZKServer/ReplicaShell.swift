@@ -35,8 +35,10 @@ final class ReplicaShell: @unchecked Sendable {
     private let nextConnectionId = NIOLockedValueBox<ConnectionID>(1)
     /// One per client loop: where the replica's `readView` is published (`ReadView`).
     private let readViewSlots: [ReadViewSlot]
-    /// What the slots were last given: a view is published when either changes.
+    /// The state views were last decided for: they are decided again when it changes.
     private var publishedView: (zxid: Zxid, present: Bool)?
+    /// Which slots were last handed a view (not nil).
+    private var slotsHoldingView: Set<ObjectIdentifier> = []
     /// `run` is re-entered when ensemble work hands the replica an event at once; views
     /// are published only when the outermost run has written everything.
     private var runDepth = 0
@@ -274,9 +276,11 @@ final class ReplicaShell: @unchecked Sendable {
         channel.writeAndFlush(item.output).whenSuccess { [self] in written(id, bytes: frameBytes) }
     }
 
-    /// Hands every client loop the replica's current view when it changed. The task
-    /// queues behind the writes this run submitted to the same loop, so a handler sees a
-    /// view only after the notifications and replies of the batch that made it.
+    /// When the replica's state changed, hands each client loop that used its view since
+    /// the last change the new one, and takes the old one from a loop that did not (see
+    /// `ReadViewSlot`). The task queues behind the writes this run submitted to the same
+    /// loop, so a handler sees a view only after the notifications and replies of the
+    /// batch that made it.
     private func publishReadView() {
         guard !readViewSlots.isEmpty else { return }
         let state = (zxid: replica.tree.lastProcessedZxid, present: replica.servesReadViews)
@@ -284,7 +288,29 @@ final class ReplicaShell: @unchecked Sendable {
         publishedView = state
         let view = replica.readView
         for slot in readViewSlots {
-            slot.loop.execute { slot.view = view }
+            if view != nil, slot.takeWanted() {
+                hand(view, to: slot)
+            } else if slotsHoldingView.contains(ObjectIdentifier(slot)) {
+                hand(nil, to: slot)
+            }
+        }
+    }
+
+    private func hand(_ view: ReadView?, to slot: ReadViewSlot) {
+        if view == nil {
+            slotsHoldingView.remove(ObjectIdentifier(slot))
+        } else {
+            slotsHoldingView.insert(ObjectIdentifier(slot))
+        }
+        slot.loop.execute { slot.view = view }
+    }
+
+    /// From a client loop without a view that has a read for one: hand it the current view
+    /// (behind everything written so far, as after a batch).
+    func viewWanted(by slot: ReadViewSlot) {
+        eventLoop.execute {
+            guard let view = self.replica.readView else { return }
+            self.hand(view, to: slot)
         }
     }
 

@@ -53,14 +53,24 @@ import ZKWire
         return all
     }
 
-    /// An established session with /x = "one".
+    /// An established session with /x = "one", whose loop holds the current view.
     static func harness() throws -> HandlerHarness {
         var h = try HandlerHarness(localReads: true)
         try h.establish()
         try h.sendFrame(create(1, "/x", "one"))
         h.persist()
         #expect(try h.frames().map { parse($0).err } == [0])
+        try prime(&h)
         return h
+    }
+
+    /// A read the loop has no view for goes to the replica and brings the loop a view.
+    static func prime(_ h: inout HandlerHarness) throws {
+        let answered = h.handler.localReadsAnswered
+        try h.sendFrame(getData(99, "/zookeeper"))
+        #expect(try h.frames().count == 1)
+        #expect(h.handler.localReadsAnswered == answered)
+        #expect(h.readViews?.view?.zxid == h.shell.replica.tree.lastProcessedZxid)
     }
 
     @Test func aPlainRead_isAnsweredOnTheConnectionsLoop() throws {
@@ -108,6 +118,7 @@ import ZKWire
     @Test func aReconnectingClient_isNotAnsweredFromAnOlderView() throws {
         var h = try HandlerHarness(localReads: true)
         try h.establish()
+        try Self.prime(&h)
         let empty = try #require(h.readViews?.view)
         try h.sendFrame(Self.create(1, "/x", "one"))
         h.persist()
@@ -131,6 +142,24 @@ import ZKWire
         #expect(frames.count == 2)
         #expect(frames.last.map { Self.parse($0).data } == "one")
         #expect(handler.localReadsAnswered == 0)
+    }
+
+    /// A view the replica's tree shares makes every change copy the trie nodes on its path:
+    /// a loop that answered nothing from its view since the last batch is given none, and
+    /// gets the current one back with its next read.
+    @Test func aLoopThatStoppedReading_isGivenNoView() throws {
+        var h = try Self.harness()
+        try h.sendFrame(Self.setData(2, "/x", "two"))
+        h.persist()
+        #expect(h.readViews?.view != nil)  // the priming read used the view before this batch
+        try h.sendFrame(Self.setData(3, "/x", "three"))
+        h.persist()
+        #expect(h.readViews?.view == nil)
+        #expect(try h.frames().count == 2)
+        try Self.prime(&h)
+        try h.sendFrame(Self.getData(4, "/x"))
+        #expect(try h.frames().map { Self.parse($0).data } == ["three"])
+        #expect(h.handler.localReadsAnswered == 1)
     }
 
     @Test func readsBeforeTheSessionIsEstablished_goToTheReplica() throws {
