@@ -81,8 +81,8 @@ Caveat: on a 2-core machine the load generator has a core to itself in the 1-cor
 but shares both cores with the server in the 2-core case, so the 2-core figures (and the
 scaling factors) are lower bounds of what the server would do with two cores of its own.
 The generator is one thread, so it takes at most one core's worth. The header also shows
-how many threads each server had (SwiftNIO's System.coreCount ignores the affinity mask,
-the JVM's availableProcessors() does not, so the two may size their pools differently).
+how many threads each server had (both size their pools by the affinity mask: SwiftKeeper
+starts one connection loop per allowed core, the JVM's availableProcessors() follows it).
 
 Exit status: 0; 1 if a bench run or a server failed (the run goes on; failures are
 listed under the table and the servers' logs are copied out); 2 if there is no usable
