@@ -525,18 +525,32 @@ def report(meta: dict, records: list[dict], memory: dict, partial: bool) -> None
     print()
     print(markdown_table(table_rows(records)))
     failed = [r for r in records if not r.get("ok")]
-    if failed:
+    print_failures(failed, "cell", lambda r: f"{r['topology']} {workload_label(r)} {r['sessions']}x{r['inFlight']}",
+                   ("stderrTail", "stdoutTail", "serverLogs"))
+    print_kept_logs(meta)
+
+
+def print_failures(failed: list[dict], noun: str, describe, tails: tuple[str, ...],
+                   extra=lambda r: []) -> None:
+    """Below a table: each failed run with its command and the output tails it kept."""
+    if not failed:
+        return
+    print()
+    print(f"### {len(failed)} failed {noun}(s)")
+    for r in failed:
         print()
-        print(f"### {len(failed)} failed cell(s)")
-        for r in failed:
-            print()
-            print(f"- {r['topology']} {workload_label(r)} {r['sessions']}x{r['inFlight']}: {r.get('error')}")
-            if r.get("argv"):
-                print(f"  command: {shlex.join(r['argv'])}")
-            for name in ("stderrTail", "stdoutTail", "serverLogs"):
-                if r.get(name):
-                    print(f"  {name}:")
-                    print("\n".join("    " + l for l in r[name].splitlines()))
+        print(f"- {describe(r)}: {r.get('error')}")
+        if r.get("argv"):
+            print(f"  command: {shlex.join(r['argv'])}")
+        for line in extra(r):
+            print(f"  {line}")
+        for name in tails:
+            if r.get(name):
+                print(f"  {name}:")
+                print("\n".join("    " + l for l in r[name].splitlines()))
+
+
+def print_kept_logs(meta: dict) -> None:
     if meta.get("keptLogs"):
         print()
         print(f"server logs kept in {meta['keptLogs']}")

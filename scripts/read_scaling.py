@@ -679,25 +679,12 @@ def report(meta: dict, cells: list[dict], runs: list[dict], server_info: dict, k
     for line in breakdown_lines(cells, kinds):
         print(f"- {line}")
     failed = [r for r in runs if not r.get("ok")]
-    if failed:
-        print()
-        print(f"### {len(failed)} failed run(s)")
-        for r in failed:
-            print()
-            print(f"- {r['kind']} at {r['cores']} core(s), {r['workload']} {r['sessions']}x{r['inFlight']} "
-                  f"round {r['round'] + 1}: {r.get('error')}")
-            if r.get("argv"):
-                print(f"  command: {shlex.join(r['argv'])}")
-            if r.get("lastPhase"):
-                print(f"  the bench was last waiting for {r['lastPhase']}")
-            for name in ("stderrTail", "stdoutTail", "serverLog"):
-                if r.get(name):
-                    print(f"  {name}:")
-                    print("\n".join("    " + l for l in r[name].splitlines()))
-    if meta.get("keptLogs"):
-        print()
-        print(f"server logs kept in {meta['keptLogs']}")
-    sys.stdout.flush()
+    bm.print_failures(
+        failed, "run",
+        lambda r: f"{r['kind']} at {r['cores']} core(s), {r['workload']} {r['sessions']}x{r['inFlight']} round {r['round'] + 1}",
+        ("stderrTail", "stdoutTail", "serverLog"),
+        extra=lambda r: [f"the bench was last waiting for {r['lastPhase']}"] if r.get("lastPhase") else [])
+    bm.print_kept_logs(meta)
 
 
 def write_json(path: Path | None, meta: dict, cells: list[dict], runs: list[dict], server_info: dict,

@@ -37,3 +37,13 @@ def zookeeper(tmp_path):
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(params=["swiftkeeper", "zookeeper"])
+def server(request, tmp_path):
+    """A fresh server of each kind in turn: a test taking `server` runs against both."""
+    srv = servers.start_server(request.param, tmp_path / request.param)
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -42,7 +42,6 @@ import time
 import pytest
 
 import hostile_support as hs
-import servers
 
 # -- bounds -----------------------------------------------------------------------------
 
@@ -137,15 +136,6 @@ ZK_EXEMPT: dict[tuple[str, str], str] = {
 # -- fixtures -----------------------------------------------------------------------------
 
 hs.raise_nofile()
-
-
-@pytest.fixture(params=["swiftkeeper", "zookeeper"])
-def server(request, tmp_path):
-    srv = servers.start_server(request.param, tmp_path / request.param)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 class Case:

@@ -8,7 +8,7 @@ ZooKeeper's guarantees, checked on the wire with raw sessions against a real ser
 * a session that only sends plain reads (no pings) stays alive past its timeout;
 * `connectionLoopReads=false` is accepted and every read still works.
 
-Each case runs against swiftkeeper and Apache ZooKeeper 3.8.0 (`server`), so the
+Each case runs against swiftkeeper and Apache ZooKeeper 3.8.0 (conftest's `server`), so the
 expectations are ZooKeeper's own behaviour.
 """
 
@@ -22,15 +22,6 @@ import pytest
 
 import hostile_support as hs
 import servers
-
-
-@pytest.fixture(params=["swiftkeeper", "zookeeper"])
-def server(request, tmp_path):
-    srv = servers.start_server(request.param, tmp_path / request.param)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def session(srv, timeout_ms: int = 30000) -> hs.RawSession:

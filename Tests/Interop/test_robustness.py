@@ -67,18 +67,6 @@ def handshake(server) -> socket.socket:
     return sock
 
 
-@pytest.fixture(params=["swiftkeeper", "zookeeper"])
-def server(request, tmp_path):
-    import servers
-
-    starter = servers.start_swiftkeeper if request.param == "swiftkeeper" else servers.start_zookeeper
-    srv = starter(tmp_path / request.param)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.fixture
 def bystander(server):
     """A kazoo session that must keep working through every bad connection."""
