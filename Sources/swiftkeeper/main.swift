@@ -7,7 +7,7 @@ struct SwiftKeeper: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftkeeper",
         abstract: "A ZooKeeper-compatible coordination service.",
-        subcommands: [Server.self, Cleanup.self, Sim.self, CheckHistory.self, Bench.self],
+        subcommands: [Server.self, Cleanup.self, Sim.self, CheckHistory.self, Bench.self, TxnLogDump.self, SnapshotDump.self, SnapshotCompare.self],
         defaultSubcommand: Server.self)
 }
 
