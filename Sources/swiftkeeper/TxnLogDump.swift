@@ -46,7 +46,7 @@ struct TxnLogDump: ParsableCommand {
         do {
             options = try CommandLineOptions(words, specs: Self.specs)
         } catch {
-            printError("\(error)\n")
+            printError("\(error)\n\n")
             print(Self.helpMessage())
             throw ExitCode(Exit.unexpectedError)
         }
