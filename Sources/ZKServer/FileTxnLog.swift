@@ -33,6 +33,8 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
         /// Ends the current file and starts a new generation: reports of txns written
         /// before it carry the old one (a TRUNC or SNAP is about to rewrite those zxids).
         case reset(done: @Sendable () -> Void)
+        /// The graceful stop: what came before is written and synced, then nothing more.
+        case close(done: @Sendable () -> Void)
     }
 
     let configuration: FileTxnLogConfiguration
@@ -45,6 +47,8 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     private var position = 0
     private var fileSize = 0
     private var failure: String?
+    /// After `close`: later appends are dropped (the process is about to exit).
+    private var closed = false
     /// Bumped by `reset`; every durability report carries the generation it was written in.
     private var generation: UInt64 = 0
 
@@ -68,6 +72,8 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
 
     /// The next append starts a new file (after a snapshot, as ZooKeeper rolls).
     func roll() { enqueue(.roll) }
+
+    func close(done: @escaping @Sendable () -> Void) { enqueue(.close(done: done)) }
 
     /// Waits until what was queued before is written, closes the file and starts a new
     /// generation; returns it. Called from the replica loop around a TRUNC or SNAP, which
@@ -99,8 +105,8 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
 
     // MARK: - Writer thread
 
-    /// Runs for the life of the process: the server has no orderly shutdown yet, and every
-    /// reply already waited for its txn to be durable.
+    /// Runs for the life of the process; after `close` it only drops what it is handed
+    /// (every reply already waited for its txn to be durable, so nothing dropped was answered).
     private func run() {
         while true {
             var batch: [Txn] = []
@@ -125,6 +131,13 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
                     generation += 1
                     generationAfterReset.withLockedValue { [generation] in $0 = generation }
                     done()
+                case .close(let done):
+                    commit(batch)
+                    batch = []
+                    closeFile()
+                    if !closed { logger.info("transaction log closed") }
+                    closed = true
+                    done()
                 }
             }
             commit(batch)
@@ -133,7 +146,7 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
 
     /// Writes and syncs `txns` and reports them durable; the first error stops the log.
     private func commit(_ txns: [Txn]) {
-        guard let last = txns.last, failure == nil else { return }
+        guard let last = txns.last, failure == nil, !closed else { return }
         var bytes = ByteBuffer()
         for txn in txns { TxnLogFormat.writeEntry(TxnCodec.encode(txn), into: &bytes) }
         do {

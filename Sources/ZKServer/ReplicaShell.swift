@@ -15,7 +15,11 @@ final class ReplicaShell: @unchecked Sendable {
     let logger: Logger
     /// Read by tests (`@testable`); changed only by carrying out events.
     private(set) var replica: Replica
-    private var channels: [ConnectionID: Channel] = [:]
+    /// Internal for `ReplicaShell+Shutdown`, which closes them all.
+    var channels: [ConnectionID: Channel] = [:]
+    /// Set by a graceful stop: frames are no longer handed to the replica and new
+    /// connections are closed at once.
+    var stopping = false
     /// Set once by the server before the first event: the log needs the shell's callbacks.
     var txnLog: TxnLogWriter!
     var snapshots: SnapshotScheduler?
@@ -74,6 +78,7 @@ final class ReplicaShell: @unchecked Sendable {
 
     func opened(_ id: ConnectionID, channel: Channel, address: String, port: Int) {
         eventLoop.execute {
+            guard !self.stopping else { return channel.close(promise: nil) }
             self.channels[id] = channel
             self.run(self.replica.connectionOpened(id, address: address, port: port, now: Self.now()))
         }
@@ -94,7 +99,7 @@ final class ReplicaShell: @unchecked Sendable {
             let now = Self.now()
             var actions: [ReplicaAction] = []
             if localReads > 0 { actions += self.replica.readsAnsweredLocally(id, count: localReads, now: now) }
-            for output in outputs {
+            for output in outputs where !self.stopping {
                 switch output {
                 case .frame(let frame): actions += self.replica.frameReceived(id, frame, now: now)
                 case .fourLetterWord(let word):

@@ -55,6 +55,9 @@ public struct ServerConfiguration: Sendable {
     public var connectionCloseLingerMs: Int64 = 2000
     /// `connectionLoopReads`: plain reads answered on the connections' loops (`ReadView`).
     public var connectionLoopReads = true
+    /// `shutdownTimeoutMs`: how long a graceful stop (SIGTERM) may take before the process
+    /// exits anyway (status 1).
+    public var shutdownTimeoutMs = 10_000
     /// `replyBytesMax`; nil: jute.maxbuffer + 1024.
     public var replyBytesMax: Int?
     /// `zookeeper.nio.sessionlessCnxnTimeout`: the handshake deadline.
@@ -141,6 +144,7 @@ public struct ServerConfiguration: Sendable {
         case "connectionAuthIdsMax": connectionAuthIdsMax = try Self.integer(key, value, minimum: 1)
         case "connectionInTransitBytesMax": connectionInTransitBytesMax = try Self.integer(key, value, minimum: 1)
         case "connectionLoopReads": connectionLoopReads = try Self.boolean(key, value)
+        case "shutdownTimeoutMs": shutdownTimeoutMs = try Self.integer(key, value, minimum: 1)
         case "connectionCloseLingerMs": connectionCloseLingerMs = Int64(try Self.integer(key, value, minimum: 0))
         case "replyBytesMax": replyBytesMax = try Self.integer(key, value, minimum: 1024, maximum: Int(Int32.max) - 4)
         case "nio.sessionlessCnxnTimeout": sessionlessConnectionTimeoutMs = Int64(try Self.integer(key, value, minimum: 1))

@@ -98,6 +98,6 @@ extension StandaloneServer {
                 "zxid": "0x\(String(state.lastZxid, radix: 16))", "currentEpoch": "\(durable.currentEpoch)",
                 "acceptedEpoch": "\(durable.acceptedEpoch)", "loggedTxns": "\(durable.log.count)",
             ])
-        try clientChannel.closeFuture.wait()
+        try serveUntilStopped(shell, listening: [clientChannel, electionChannel, quorumChannel])
     }
 }

@@ -71,7 +71,22 @@ public final class StandaloneServer: Sendable {
                 "dataDir": "\(configuration.dataDir)", "mode": "standalone",
                 "zxid": "0x\(String(state.lastZxid, radix: 16))", "sessions": "\(state.sessions.count)",
             ])
-        try channel.closeFuture.wait()
+        try serveUntilStopped(shell, listening: [channel])
+    }
+
+    /// Blocks until a stop signal's graceful stop finished: the listening sockets closed
+    /// first (no new connections), then the shell's stop (`ReplicaShell.shutDown`).
+    func serveUntilStopped(_ shell: ReplicaShell, listening: [Channel]) throws {
+        let stopped = shell.eventLoop.makePromise(of: Void.self)
+        let logger = logger
+        ShutdownSignals.install(logger: logger, shutdownTimeoutMs: configuration.shutdownTimeoutMs) {
+            let closed = listening.map { $0.close() }
+            EventLoopFuture.andAllComplete(closed, on: shell.eventLoop)
+                .flatMap { shell.shutDown() }
+                .cascade(to: stopped)
+        }
+        try stopped.futureResult.wait()
+        logger.notice("swiftkeeper stopped")
     }
 
     /// Loads the newest snapshot and replays the logs after it and cuts a torn tail off. A

@@ -9,4 +9,7 @@ protocol TxnLogWriter: AnyObject, Sendable {
     func append(_ txns: [Txn])
     /// The next append starts a new log file.
     func roll()
+    /// Makes everything appended so far durable (and reported), closes the file and takes
+    /// no more txns; `done` runs once that is finished (a graceful stop waits for it).
+    func close(done: @escaping @Sendable () -> Void)
 }

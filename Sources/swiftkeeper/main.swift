@@ -23,10 +23,31 @@ struct Server: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Data directory (overrides dataDir).")
     var dataDir: String?
 
+    @Option(
+        name: .customLong("log-level"),
+        help: "trace, debug, info (the default), notice, warning, error or critical; overrides SWIFTKEEPER_LOG_LEVEL.")
+    var logLevel: String?
+
+    /// The environment's setting, for deployments that cannot change the command line.
+    static let logLevelVariable = "SWIFTKEEPER_LOG_LEVEL"
+
+    func validate() throws {
+        _ = try Self.level(logLevel ?? ProcessInfo.processInfo.environment[Self.logLevelVariable])
+    }
+
+    static func level(_ text: String?) throws -> Logger.Level {
+        guard let text else { return .info }
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ValidationError("unknown log level '\(text)': use trace, debug, info, notice, warning, error or critical")
+        }
+        return level
+    }
+
     func run() throws {
+        let level = try Self.level(logLevel ?? ProcessInfo.processInfo.environment[Self.logLevelVariable])
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .info
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "swiftkeeper")

@@ -292,7 +292,8 @@ def _prepare(tmp_dir, extra_cfg: Mapping[str, object] | None, more: Mapping[str,
 def start_swiftkeeper(tmp_dir, extra_cfg: Mapping[str, object] | None = None,
                       timeout: float = START_TIMEOUT, data_dir=None,
                       argv_prefix: Iterable[str] | None = None,
-                      env: Mapping[str, str] | None = None) -> ServerProcess:
+                      env: Mapping[str, str] | None = None,
+                      argv_suffix: Iterable[str] | None = None) -> ServerProcess:
     """Start swiftkeeper with its zoo.cfg and log in `tmp_dir`.
 
     data_dir:    the dataDir to use (default `<tmp_dir>/data`); may hold data
@@ -300,6 +301,7 @@ def start_swiftkeeper(tmp_dir, extra_cfg: Mapping[str, object] | None = None,
     argv_prefix: words put before the binary, e.g. ["strace", "-D", "-f", ...].
     env:         variables added to this process's environment for the server
                  (e.g. LD_PRELOAD for libfaketime).
+    argv_suffix: options after the zoo.cfg path, e.g. ["--log-level", "debug"].
     """
     tmp, data_dir, port, cfg_path = _prepare(tmp_dir, extra_cfg, {}, data_dir)
     binary = swiftkeeper_bin()
@@ -307,7 +309,7 @@ def start_swiftkeeper(tmp_dir, extra_cfg: Mapping[str, object] | None = None,
         raise ServerStartError(
             f"swiftkeeper binary not found or not executable: {binary} "
             "(build it with `swift build -c release --product swiftkeeper` or set SWIFTKEEPER_BIN)")
-    argv = [*(argv_prefix or ()), binary, "server", str(cfg_path)]
+    argv = [*(argv_prefix or ()), binary, "server", str(cfg_path), *(argv_suffix or ())]
     srv = ServerProcess("swiftkeeper", argv, port,
                         data_dir, tmp / "swiftkeeper.log", cfg_path,
                         env={**os.environ, **env} if env else None)

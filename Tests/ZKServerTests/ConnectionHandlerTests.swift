@@ -60,6 +60,7 @@ final class RecordingLog: TxnLogWriter, @unchecked Sendable {
     var txns: [Txn] = []
     func append(_ txns: [Txn]) { self.txns += txns }
     func roll() {}
+    func close(done: @escaping @Sendable () -> Void) { done() }
 }
 
 /// One client connection through the real handler and shell, on an embedded event loop.
