@@ -38,7 +38,7 @@ extension Replica {
         case "srst":
             stats = ServerStats()
             return "Server stats reset.\n"
-        case "gtmk": return "0\n"
+        case "gtmk": return "\(traceMask)"
         case "stmk": return "0\n"
         case "hash": return digestHistory.map { "\(hex($0.zxid)): \(Int64(bitPattern: $0.digest))\n" }.joined()
         default: return ""

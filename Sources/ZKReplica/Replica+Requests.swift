@@ -162,6 +162,7 @@ extension Replica {
             return
         }
         guard scheme == "digest", configuration.digestAuthEnabled else {
+            stats.authFailed += 1
             send(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: ErrorCode.authFailed.rawValue), .none))
             close(id)
             return
@@ -175,6 +176,7 @@ extension Replica {
         }
         guard ids.count <= configuration.connectionAuthIdsMax else {
             actions.append(.notice(id, "more than \(configuration.connectionAuthIdsMax) authenticated ids (connectionAuthIdsMax); closing"))
+            stats.authFailed += 1
             send(.sendReply(id, ReplyHeader(xid: xid, zxid: 0, err: ErrorCode.authFailed.rawValue), .none))
             close(id)
             return
@@ -246,7 +248,10 @@ extension Replica {
     mutating func sendReply(
         _ id: ConnectionID, _ header: ReplyHeader, _ response: Response, frameBytes: Int? = nil, receivedAtMs: Int64, now: ReplicaTime
     ) {
-        send(.sendReply(id, header, response), frameBytes: frameBytes)
+        let action = ReplicaAction.sendReply(id, header, response)
+        let bytes = frameBytes ?? action.frameBytes ?? EncodedSize.framePrefix
+        send(action, frameBytes: bytes)
+        stats.recordResponse(bytes: Int64(bytes - EncodedSize.framePrefix))
         let latency = max(0, now.elapsedMs - receivedAtMs)
         stats.recordLatency(latency)
         stats.packetsSent += 1
@@ -263,6 +268,19 @@ public struct ServerStats: Sendable {
     public var maxLatencyMs: Int64 = 0
     public var totalLatencyMs: Int64 = 0
     public var latencyCount: Int64 = 0
+    /// Sizes of reply bodies (without the length prefix); −1 until the first reply.
+    public var lastResponseBytes: Int64 = -1
+    public var minResponseBytes: Int64 = -1
+    public var maxResponseBytes: Int64 = -1
+    /// Log fsyncs slower than `fsync.warningthresholdms` (the shell's log counts them).
+    public var fsyncThresholdExceeded = 0
+    public var authFailed = 0
+
+    mutating func recordResponse(bytes: Int64) {
+        lastResponseBytes = bytes
+        minResponseBytes = minResponseBytes < 0 ? bytes : min(minResponseBytes, bytes)
+        maxResponseBytes = max(maxResponseBytes, bytes)
+    }
 
     mutating func recordLatency(_ latency: Int64) {
         minLatencyMs = latencyCount == 0 ? latency : min(minLatencyMs, latency)

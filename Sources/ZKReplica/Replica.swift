@@ -69,6 +69,19 @@ public struct Replica: Sendable {
     /// Bytes in the snapshot and log directories, refreshed by the shell before a four-letter
     /// word runs (`dirs`, `conf`).
     public var directorySizes: (snapshotBytes: Int64, logBytes: Int64) = (0, 0)
+    /// `get_trace_mask` / `set_trace_mask` (kept, not used: there is no request tracing).
+    var traceMask = Replica.defaultTraceMask
+    /// The newest snapshot on disk, refreshed by the shell before `last_snapshot` runs.
+    public var lastSnapshot: (zxid: Zxid, timestampSeconds: Int64)?
+
+    /// What the shell read from the disk for a report.
+    public mutating func noteDiskFigures(
+        sizes: (snapshotBytes: Int64, logBytes: Int64), lastSnapshot: (zxid: Zxid, timestampSeconds: Int64)?, slowSyncs: Int
+    ) {
+        directorySizes = sizes
+        self.lastSnapshot = lastSnapshot
+        stats.fsyncThresholdExceeded = slowSyncs
+    }
     /// ZooKeeper's digest history for `hash`: the digest at every 128th zxid, the last 1024.
     var digestHistory: Deque<(zxid: Zxid, digest: UInt64)> = []
     /// The ensemble member's ZAB logic; nil for a standalone server, which commits a txn as

@@ -76,6 +76,10 @@ public struct ReplicaConfiguration: Sendable {
     public var configurationReport: [(String, String)] = []
     /// Text `conf` prints after the key=value lines (an ensemble's `membership:` block).
     public var configurationReportTail = ""
+    /// The configuration file as read (`initial_configuration`).
+    public var initialConfigurationText = ""
+    /// Every ensemble member's addresses (`voting_view`, `zabstate`, `leader`); empty standalone.
+    public var members: [AdminMember] = []
     public var version = "3.9.3-swiftkeeper"
 
     public init() {}

@@ -49,6 +49,8 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     private var failure: String?
     /// After `close`: later appends are dropped (the process is about to exit).
     private var closed = false
+    private let slowSyncs = NIOLockedValueBox(0)
+    var slowSyncCount: Int { slowSyncs.withLockedValue { $0 } }
     /// Bumped by `reset`; every durability report carries the generation it was written in.
     private var generation: UInt64 = 0
 
@@ -174,6 +176,7 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
         try file.syncData()
         let elapsedMs = Int((DispatchTime.now().uptimeNanoseconds - start) / 1_000_000)
         if elapsedMs > configuration.fsyncWarningThresholdMs {
+            slowSyncs.withLockedValue { $0 += 1 }
             logger.warning(
                 "fsync of the transaction log was slow", metadata: ["file": "\(file.path)", "ms": "\(elapsedMs)"])
         }

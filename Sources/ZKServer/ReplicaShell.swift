@@ -103,9 +103,7 @@ final class ReplicaShell: @unchecked Sendable {
                 switch output {
                 case .frame(let frame): actions += self.replica.frameReceived(id, frame, now: now)
                 case .fourLetterWord(let word):
-                    if word == "dirs" || word == "conf", let directory = self.directory {
-                        self.replica.directorySizes = directory.sizes()
-                    }
+                    if word == "dirs" || word == "conf" { self.refreshDiskFigures() }
                     actions += self.replica.fourLetterWordReceived(id, word: word, now: now)
                 }
             }
@@ -143,6 +141,11 @@ final class ReplicaShell: @unchecked Sendable {
                 self.snapshots?.start(tree: pending.tree, sessions: pending.sessions)
             }
         }
+    }
+
+    /// On the loop: a report's look at the replica, which acts on nothing outside it.
+    func handleReport<Value>(_ body: (inout Replica, ReplicaTime) -> Value) -> Value {
+        body(&replica, Self.now())
     }
 
     /// On the loop: one event for the replica, its actions carried out.

@@ -58,6 +58,10 @@ public struct ServerConfiguration: Sendable {
     /// `shutdownTimeoutMs`: how long a graceful stop (SIGTERM) may take before the process
     /// exits anyway (status 1).
     public var shutdownTimeoutMs = 10_000
+    /// `admin.*`: the AdminServer (on by default on port 8080, as ZooKeeper's).
+    var admin = AdminServerConfiguration()
+    /// The file as read, for `initial_configuration`.
+    public var initialConfigurationText = ""
     /// `replyBytesMax`; nil: jute.maxbuffer + 1024.
     public var replyBytesMax: Int?
     /// `zookeeper.nio.sessionlessCnxnTimeout`: the handshake deadline.
@@ -73,8 +77,7 @@ public struct ServerConfiguration: Sendable {
     static let acceptedKeys: Set<String> = [
         "initLimit", "syncLimit", "electionAlg", "quorumListenOnAllIPs", "peerType", "syncEnabled",
         "dynamicConfigFile", "standaloneEnabled", "snapSizeLimitInKb", "txnLogSizeLimitInKb", "commitLogCount",
-        "maxCnxns", "admin.enableServer", "admin.serverAddress", "admin.serverPort",
-        "admin.commandURL", "admin.idleTimeout", "metricsProvider.className", "metricsProvider.httpPort",
+        "maxCnxns", "metricsProvider.className", "metricsProvider.httpPort",
         "metricsProvider.exportJvmInfo", "secureClientPort", "secureClientPortAddress",
         "digest.enabled", "localSessionsEnabled", "localSessionsUpgradingEnabled", "leaderServes", "cnxTimeout",
         "connectToLearnerMasterLimit", "serializeLastProcessedZxid.enabled",
@@ -89,6 +92,7 @@ public struct ServerConfiguration: Sendable {
     /// Parses the text of a `zoo.cfg`. Invalid values throw an error naming the key.
     public static func parse(_ text: String) throws -> ServerConfiguration {
         var configuration = ServerConfiguration()
+        configuration.initialConfigurationText = text
         for (rawKey, rawValue) in PropertiesFile.parse(text) {
             // ZooKeeper trims both after Java's parsing (`QuorumPeerConfig.parseProperties`).
             let trimmedKey = rawKey.trimmingCharacters(in: .whitespaces)
@@ -144,6 +148,11 @@ public struct ServerConfiguration: Sendable {
         case "connectionAuthIdsMax": connectionAuthIdsMax = try Self.integer(key, value, minimum: 1)
         case "connectionInTransitBytesMax": connectionInTransitBytesMax = try Self.integer(key, value, minimum: 1)
         case "connectionLoopReads": connectionLoopReads = try Self.boolean(key, value)
+        case "admin.enableServer": admin.enabled = try Self.boolean(key, value)
+        case "admin.serverAddress": admin.address = value
+        case "admin.serverPort": admin.port = try Self.integer(key, value, minimum: 0, maximum: 65535)
+        case "admin.commandURL": admin.commandURL = value.hasPrefix("/") ? value : "/" + value
+        case "admin.idleTimeout": admin.idleTimeoutMs = Int64(try Self.integer(key, value, minimum: 1))
         case "shutdownTimeoutMs": shutdownTimeoutMs = try Self.integer(key, value, minimum: 1)
         case "connectionCloseLingerMs": connectionCloseLingerMs = Int64(try Self.integer(key, value, minimum: 0))
         case "replyBytesMax": replyBytesMax = try Self.integer(key, value, minimum: 1024, maximum: Int(Int32.max) - 4)
@@ -215,6 +224,7 @@ public struct ServerConfiguration: Sendable {
         replica.connectionAuthIdsMax = connectionAuthIdsMax
         replica.replyBytesMaxSetting = replyBytesMax
         replica.environment = environment
+        replica.initialConfigurationText = initialConfigurationText
         let dataPath = (dataDir as NSString).appendingPathComponent("version-2")
         let logPath = ((dataLogDir ?? dataDir) as NSString).appendingPathComponent("version-2")
         replica.configurationReport = [

@@ -42,6 +42,11 @@ extension StandaloneServer {
             ("peerType", myServer.isObserver ? "1" : "0"),
         ]
         replicaConfiguration.configurationReportTail = "membership: \n" + ensemble.configText + "\n"
+        replicaConfiguration.members = ensemble.servers.values.map { server in
+            AdminMember(
+                id: server.id, quorumAddress: "\(server.host):\(server.quorumPort)", electionAddress: "\(server.host):\(server.electionPort)",
+                clientAddress: server.clientPort.map { "\(server.clientHost ?? "0.0.0.0"):\($0)" } ?? "", isObserver: server.isObserver)
+        }
         let loop = replicaGroup.next()
         let now = ReplicaShell.now()
         let replica = Replica(
@@ -84,6 +89,7 @@ extension StandaloneServer {
         let electionChannel = try mesh.bind(host: quorumHost, retries: ensemble.electionPortBindRetry)
         let quorumChannel = try links.bind(host: quorumHost)
         let clientChannel = try bind(shell, configuration: clientConfiguration)
+        let admin = AdminServer.start(configuration.admin, shell: shell, group: group, logger: logger)
         let tickEveryMs = max(5, min(25, configuration.tickTimeMs / 8))
         loop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in shell.tick() }
         // The first votes go out at once rather than at the first resend.
@@ -98,6 +104,6 @@ extension StandaloneServer {
                 "zxid": "0x\(String(state.lastZxid, radix: 16))", "currentEpoch": "\(durable.currentEpoch)",
                 "acceptedEpoch": "\(durable.acceptedEpoch)", "loggedTxns": "\(durable.log.count)",
             ])
-        try serveUntilStopped(shell, listening: [clientChannel, electionChannel, quorumChannel])
+        try serveUntilStopped(shell, listening: [clientChannel, electionChannel, quorumChannel] + (admin.map { [$0] } ?? []))
     }
 }

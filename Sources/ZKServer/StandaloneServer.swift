@@ -59,6 +59,7 @@ public final class StandaloneServer: Sendable {
         txnLog.start()
         schedulePurge(directory, on: replicaLoop)
         let channel = try bind(shell)
+        let admin = AdminServer.start(configuration.admin, shell: shell, group: group, logger: logger)
         let tickEveryMs = max(10, min(100, configuration.tickTimeMs / 4))
         replicaLoop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in
             shell.tick()
@@ -71,7 +72,7 @@ public final class StandaloneServer: Sendable {
                 "dataDir": "\(configuration.dataDir)", "mode": "standalone",
                 "zxid": "0x\(String(state.lastZxid, radix: 16))", "sessions": "\(state.sessions.count)",
             ])
-        try serveUntilStopped(shell, listening: [channel])
+        try serveUntilStopped(shell, listening: [channel] + (admin.map { [$0] } ?? []))
     }
 
     /// Blocks until a stop signal's graceful stop finished: the listening sockets closed

@@ -12,4 +12,6 @@ protocol TxnLogWriter: AnyObject, Sendable {
     /// Makes everything appended so far durable (and reported), closes the file and takes
     /// no more txns; `done` runs once that is finished (a graceful stop waits for it).
     func close(done: @escaping @Sendable () -> Void)
+    /// Fsyncs slower than `fsync.warningthresholdms` so far.
+    var slowSyncCount: Int { get }
 }

@@ -280,6 +280,9 @@ def _prepare(tmp_dir, extra_cfg: Mapping[str, object] | None, more: Mapping[str,
         "clientPortAddress": HOST,
         "4lw.commands.whitelist": BASE_CFG["4lw.commands.whitelist"],
         "extendedTypesEnabled": BASE_CFG["extendedTypesEnabled"],
+        # Both servers start an AdminServer on 0.0.0.0:8080 by default; tests that want
+        # one pass admin.* keys with a free port on 127.0.0.1.
+        "admin.enableServer": "false",
     }
     cfg.update(more)
     if extra_cfg:
@@ -345,8 +348,12 @@ def zookeeper_classpath() -> str:
         raise ServerStartError("Apache ZooKeeper not found: install Debian package `zookeeper`")
     # zookeeper.jar's manifest Class-Path names its dependencies (netty, jute,
     # slf4j-api, ...). We add the log4j 1.2 binding so logs go to our file.
+    # Jetty, the servlet API and Jackson carry the AdminServer (Debian's libzookeeper-java
+    # depends on them; the manifest does not name them).
     jars = [main]
-    for extra in ("slf4j-log4j12.jar", "log4j-1.2.jar"):
+    for extra in ("slf4j-log4j12.jar", "log4j-1.2.jar", "jetty9-server.jar", "jetty9-servlet.jar",
+                  "jetty9-util.jar", "jetty9-http.jar", "jetty9-io.jar", "jetty9-security.jar",
+                  "servlet-api.jar", "jackson-databind.jar", "jackson-core.jar", "jackson-annotations.jar"):
         if (java_dir / extra).exists():
             jars.append(java_dir / extra)
     return ":".join(str(j) for j in jars)

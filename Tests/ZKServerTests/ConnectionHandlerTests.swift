@@ -61,6 +61,7 @@ final class RecordingLog: TxnLogWriter, @unchecked Sendable {
     func append(_ txns: [Txn]) { self.txns += txns }
     func roll() {}
     func close(done: @escaping @Sendable () -> Void) { done() }
+    var slowSyncCount: Int { 0 }
 }
 
 /// One client connection through the real handler and shell, on an embedded event loop.
