@@ -81,7 +81,8 @@ extension Replica {
             return [("tracemask", .int(mask))]
         case "hash":
             return [("digests", .array(digestHistory.map { .object([("zxid", .int($0.zxid)), ("digest", .int(Int64(bitPattern: $0.digest)))]) }))]
-        case "initial_configuration": return [("initial_configuration", .string(configuration.initialConfigurationText))]
+        case "initial_configuration":
+            return [("initial_configuration", configuration.initialConfigurationText.map { .string($0) } ?? .null)]
         case "is_read_only": return [("read_only", .bool(servesReadOnly(now: now)))]
         case "last_snapshot":
             return [
@@ -166,14 +167,13 @@ extension Replica {
 
     var adminDump: [(String, AdminJSON)] {
         var fields: [(String, AdminJSON)] = []
-        // Only the member that expires sessions has the expiry table (ZooKeeper: the leader
-        // or a standalone server).
-        if peer == nil || peer?.state == .leading {
-            let byDeadline = Dictionary(grouping: sessions.sessions.values, by: \.deadlineMs)
-            fields.append(("expiry_time_to_session_ids", .object(byDeadline.keys.sorted().map { deadline in
-                ("\(deadline)", .array(byDeadline[deadline]!.map(\.id).sorted().map { .int($0) }))
-            })))
-        }
+        // Only the member that expires sessions fills the expiry table (ZooKeeper: the
+        // leader or a standalone server); a learner's is empty.
+        let expiring = peer == nil || peer?.state == .leading
+        let byDeadline = expiring ? Dictionary(grouping: sessions.sessions.values, by: \.deadlineMs) : [:]
+        fields.append(("expiry_time_to_session_ids", .object(byDeadline.keys.sorted().map { deadline in
+            ("\(deadline)", .array(byDeadline[deadline]!.map(\.id).sorted().map { .int($0) }))
+        })))
         fields.append(("session_id_to_ephemeral_paths", .object(tree.ephemerals.keys.sorted().map { owner in
             ("\(owner)", .array(tree.ephemeralPaths(of: owner).map { .string($0) }))
         })))
@@ -217,11 +217,25 @@ extension Replica {
         guard peer != nil else { return [] }
         return configuration.members.filter { !$0.isObserver }.sorted { $0.id < $1.id }.map { member in
             ("\(member.id)", .object([
-                ("serverAddresses", .array([.string(member.quorumAddress)])),
-                ("electionAddresses", .array([.string(member.electionAddress)])),
-                ("clientAddress", .string(member.clientAddress)), ("learnerType", .string("participant")),
+                ("server_addresses", .array([.string(member.quorumAddress)])),
+                ("election_addresses", .array([.string(member.electionAddress)])),
+                ("client_address", .string(member.clientAddress)), ("learner_type", .string("participant")),
             ]))
         }
+    }
+
+    /// ZooKeeper serialises its `MultipleAddresses` object's bean properties here; a
+    /// member has one address, so each list holds it (`host:port`).
+    static func multipleAddresses(_ address: String) -> AdminJSON {
+        let host = String(address.split(separator: ":").dropLast().joined(separator: ":"))
+        let port = Int64(address.split(separator: ":").last ?? "") ?? 0
+        let one: AdminJSON = .string(address)
+        return .object([
+            ("empty", .bool(address.isEmpty)), ("all_addresses", .array([one])), ("all_reachable_addresses", .array([one])),
+            ("one", one), ("reachable_address", one), ("wildcard_addresses", .array([.string("0.0.0.0:\(port)")])),
+            ("all_ports", .array([.int(port)])), ("all_host_strings", .array([.string(host)])),
+            ("all_reachable_addresses_or_all", .array([one])), ("reachable_or_one", one),
+        ])
     }
 
     var adminZabState: [(String, AdminJSON)] {
@@ -230,7 +244,8 @@ extension Replica {
         let zxid = tree.lastProcessedZxid
         return [
             ("myid", .int(configuration.serverId)), ("is_leader", .bool(peer.state == .leading)),
-            ("quorum_address", .string(me?.quorumAddress ?? "")), ("election_address", .string(me?.electionAddress ?? "")),
+            ("quorum_address", Self.multipleAddresses(me?.quorumAddress ?? "")),
+            ("election_address", Self.multipleAddresses(me?.electionAddress ?? "")),
             ("client_address", .string(me?.clientAddress ?? "")), ("voting", .bool(me.map { !$0.isObserver } ?? false)),
             ("last_zxid", .string("0x" + hex(zxid))), ("zab_epoch", .int(zxid >> 32)), ("zab_counter", .int(zxid & 0xffff_ffff)),
             ("zabstate", .string(peer.phase.rawValue.lowercased())),

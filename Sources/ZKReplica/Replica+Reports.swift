@@ -20,7 +20,7 @@ extension Replica {
             }.joined() + configuration.configurationReportTail
         case "envi": return "Environment:\n" + configuration.environment.map { "\($0.0)=\($0.1)\n" }.joined()
         case "mntr": return monitorReport(now: now).map { "zk_\($0.0)\t\($0.1)\n" }.joined()
-        case "dump": return dumpReport()
+        case "dump": return dumpReport(now: now)
         case "wchs":
             return "\(watches.dataWatcherCount) connections watching \(watches.dataWatchedPathCount) paths\nTotal watches:\(watches.dataWatchCount)\n"
         case "wchc":
@@ -30,7 +30,7 @@ extension Replica {
         case "wchp":
             return watches.dataWatchersByPath().map { path, watchers in
                 path + "\n" + watchers.map { "\t0x\(hex(connections[$0]?.sessionId ?? 0))\n" }.joined()
-            }.joined()
+            }.joined() + "\n"
         case "dirs": return "datadir_size: \(directorySizes.snapshotBytes)\nlogdir_size: \(directorySizes.logBytes)\n"
         case "crst":
             for id in connections.keys { connections[id]?.stats = ConnectionStats() }
@@ -39,7 +39,9 @@ extension Replica {
             stats = ServerStats()
             return "Server stats reset.\n"
         case "gtmk": return "\(traceMask)"
-        case "stmk": return "0\n"
+        // ZooKeeper's stmk reads an 8-byte mask after the word; the decoder passes the
+        // word alone, which ZooKeeper answers with nothing.
+        case "stmk": return ""
         case "hash": return digestHistory.map { "\(hex($0.zxid)): \(Int64(bitPattern: $0.digest))\n" }.joined()
         default: return ""
         }
@@ -89,27 +91,45 @@ extension Replica {
             if let sessionId = connection.sessionId {
                 let average = s.latencyCount == 0 ? 0 : s.totalLatencyMs / s.latencyCount
                 line += ",sid=0x\(hex(sessionId)),lop=\(s.lastOperation),est=\(connection.establishedAtMs),to=\(connection.negotiatedTimeoutMs)"
-                line += ",lcxid=0x\(hex(Int64(s.lastCxid))),lzxid=0x\(hex(s.lastZxid)),lresp=\(s.lastResponseMs),llat=\(s.lastLatencyMs)"
+                // ZooKeeper leaves lcxid out until the connection's stats have a request.
+                if s.lastCxid >= 0 { line += ",lcxid=0x\(hex(Int64(s.lastCxid)))" }
+                line += ",lzxid=0x\(hex(s.lastZxid)),lresp=\(s.lastResponseMs),llat=\(s.lastLatencyMs)"
                 line += ",minlat=\(s.latencyCount == 0 ? 0 : s.minLatencyMs),avglat=\(average),maxlat=\(s.maxLatencyMs)"
             }
             return line + ")\n"
         }.joined()
     }
 
-    func dumpReport() -> String {
-        var text = "SessionTracker dump:\nSession Sets (\(sessions.sessions.count))/(\(sessions.sessions.count)):\n"
-        for session in sessions.sessions.values.sorted(by: { $0.id < $1.id }) {
-            text += "0x\(hex(session.id)) expires at \(session.deadlineMs), timeout \(session.timeoutMs)\n"
+    /// `dump`: sessions and connections grouped by the time their bucket expires, as
+    /// ZooKeeper's expiry queues print them (a wall-clock `Date`), and ephemerals by owner.
+    func dumpReport(now: ReplicaTime) -> String {
+        func date(_ elapsedMs: Int64) -> String { JavaTimeText.dateToString(milliseconds: now.wallMs - now.elapsedMs + elapsedMs) }
+        func buckets<Element>(_ deadlines: [(Element, Int64)], _ line: (Element) -> String) -> String {
+            let byDeadline = Dictionary(grouping: deadlines, by: \.1)
+            var text = "Sets (\(byDeadline.count))/(\(deadlines.count)):\n"
+            for deadline in byDeadline.keys.sorted() {
+                let elements = byDeadline[deadline]!
+                text += "\(elements.count) expire at \(date(deadline)):\n" + elements.map { "\t\(line($0.0))\n" }.joined()
+            }
+            return text
+        }
+        var text = "SessionTracker dump:\n"
+        if let peer, peer.state != .leading {
+            // A learner lists the sessions it knows with their timeouts (ZooKeeper's
+            // LearnerSessionTracker): the leader expires them.
+            let known = sessions.sessions.values.sorted { $0.id < $1.id }
+            text += "Global Sessions(\(known.count)):\n" + known.map { "0x\(hex($0.id))\t\($0.timeoutMs)ms\n" }.joined()
+        } else {
+            text += "Session " + buckets(sessions.sessions.values.sorted { $0.id < $1.id }.map { ($0.id, $0.deadlineMs) }) { "0x\(hex($0))" }
         }
         let owners = tree.ephemerals.keys.sorted()
         text += "ephemeral nodes dump:\nSessions with Ephemerals (\(owners.count)):\n"
         for owner in owners {
             text += "0x\(hex(owner)):\n" + tree.ephemeralPaths(of: owner).map { "\t\($0)\n" }.joined()
         }
-        text += "Connections dump:\nConnections Sets (\(connections.count))/(\(connections.count)):\n"
-        for connection in connections.values.sorted(by: { $0.id < $1.id }) {
-            text += "\tip: /\(connection.address):\(connection.port) sessionId: 0x\(hex(connection.sessionId ?? 0))\n"
-        }
+        let open = connections.values.sorted { $0.id < $1.id }.map { ($0, connectionExpiry.deadlines[$0.id] ?? now.elapsedMs) }
+        text += "Connections dump:\nConnections "
+        text += buckets(open) { "ip: /\($0.address):\($0.port) sessionId: 0x\(hex($0.sessionId ?? 0))" }
         return text
     }
 
@@ -135,6 +155,7 @@ extension Replica {
                 ("learners", "\(report.learners)"), ("synced_followers", "\(report.syncedFollowers)"),
                 ("synced_non_voting_followers", "0"), ("synced_observers", "\(report.syncedObservers)"),
                 ("pending_syncs", "\(report.pendingSyncs)"), ("leader_uptime", "\(now.elapsedMs - roleSinceMs)"),
+                ("last_proposal_size", "-1"), ("max_proposal_size", "-1"), ("min_proposal_size", "-1"),
             ]
         }
         return lines
@@ -163,9 +184,6 @@ extension Replica {
             ("local_sessions", "\(localSessions.sessions.count)"),
             ("uptime", "\(now.elapsedMs - startedAtMs)"),
             ("digest_mismatches_count", "\(stats.digestMismatches)"),
-            ("last_proposal_size", "-1"),
-            ("max_proposal_size", "-1"),
-            ("min_proposal_size", "-1"),
         ]
     }
 }

@@ -76,8 +76,9 @@ public struct ReplicaConfiguration: Sendable {
     public var configurationReport: [(String, String)] = []
     /// Text `conf` prints after the key=value lines (an ensemble's `membership:` block).
     public var configurationReportTail = ""
-    /// The configuration file as read (`initial_configuration`).
-    public var initialConfigurationText = ""
+    /// The configuration file as read (`initial_configuration`); nil for an ensemble
+    /// member, for which ZooKeeper answers null.
+    public var initialConfigurationText: String?
     /// Every ensemble member's addresses (`voting_view`, `zabstate`, `leader`); empty standalone.
     public var members: [AdminMember] = []
     public var version = "3.9.3-swiftkeeper"

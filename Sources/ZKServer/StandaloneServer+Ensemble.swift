@@ -41,7 +41,9 @@ extension StandaloneServer {
             ("electionAlg", "3"), ("electionPort", "\(myServer.electionPort)"), ("quorumPort", "\(myServer.quorumPort)"),
             ("peerType", myServer.isObserver ? "1" : "0"),
         ]
-        replicaConfiguration.configurationReportTail = "membership: \n" + ensemble.configText + "\n"
+        // ZooKeeper ends `conf` with the membership's last line, without a newline.
+        replicaConfiguration.configurationReportTail = "membership: \n" + ensemble.configText
+        replicaConfiguration.initialConfigurationText = nil
         replicaConfiguration.members = ensemble.servers.values.map { server in
             AdminMember(
                 id: server.id, quorumAddress: "\(server.host):\(server.quorumPort)", electionAddress: "\(server.host):\(server.electionPort)",

@@ -51,9 +51,11 @@ class Member:
 
 
 class Ensemble:
-    def __init__(self, tmp_dir, kinds: list[str], extra_cfg: dict | None = None, distinct_hosts: bool = False):
+    def __init__(self, tmp_dir, kinds: list[str], extra_cfg: dict | None = None, distinct_hosts: bool = False,
+                 member_cfg=None):
         """distinct_hosts: member N listens on 127.0.0.(N+1), so links between members can be
-        cut with iptables while clients (from 127.0.0.1) still reach every member."""
+        cut with iptables while clients (from 127.0.0.1) still reach every member.
+        member_cfg: Member -> dict of keys for that member alone (e.g. its admin port)."""
         tmp = Path(tmp_dir)
         self.members: list[Member] = []
         for index, spec in enumerate(kinds):
@@ -61,6 +63,7 @@ class Ensemble:
             host = f"127.0.0.{index + 2}" if distinct_hosts else HOST
             self.members.append(Member(index + 1, kind, role == "observer", tmp, host))
         self.extra_cfg = dict(extra_cfg or {})
+        self.member_cfg = member_cfg
         for member in self.members:
             self._configure(member)
 
@@ -73,6 +76,8 @@ class Ensemble:
         if member.observer:
             cfg["peerType"] = "observer"
         cfg.update(self.extra_cfg)
+        if self.member_cfg is not None:
+            cfg.update(self.member_cfg(member))
         for other in self.members:
             cfg[f"server.{other.sid}"] = other.server_line()
         cfg_path = member.dir / "zoo.cfg"

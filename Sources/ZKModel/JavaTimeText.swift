@@ -1,4 +1,3 @@
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -8,7 +7,7 @@ import Darwin
 /// Time stamps as ZooKeeper's data tools print them in the local time zone with Java's
 /// default (en_US) locale. The zone is the C library's abbreviation (`tm_zone`), which is
 /// what Java shows for UTC and the usual named zones.
-enum JavaTimeText {
+public enum JavaTimeText {
     static let weekdayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
     static let millisecondsPerSecond: Int64 = 1000
@@ -34,7 +33,7 @@ enum JavaTimeText {
     }
 
     /// `java.util.Date.toString()`: `Thu Jan 01 00:00:00 UTC 1970`.
-    static func dateToString(milliseconds: Int64) -> String {
+    public static func dateToString(milliseconds: Int64) -> String {
         let f = fields(milliseconds: milliseconds)
         let weekday = weekdayNames[max(0, min(6, f.weekday))]
         let month = monthNames[max(0, min(11, f.month))]
@@ -42,7 +41,7 @@ enum JavaTimeText {
     }
 
     /// `DateFormat.getDateTimeInstance(SHORT, LONG)` in en_US: `12/2/26, 1:00:51 AM UTC`.
-    static func shortDateLongTime(milliseconds: Int64) -> String {
+    public static func shortDateLongTime(milliseconds: Int64) -> String {
         let f = fields(milliseconds: milliseconds)
         let hour12 = f.hour % 12 == 0 ? 12 : f.hour % 12
         let marker = f.hour < 12 ? "AM" : "PM"
@@ -51,19 +50,4 @@ enum JavaTimeText {
     }
 
     static func pad2(_ value: Int) -> String { value < 10 && value >= 0 ? "0\(value)" : String(value) }
-}
-
-/// Java's `String.format("%#016x", value)`: `0x` and at least 14 hex digits.
-func javaHex016(_ value: Int64) -> String {
-    let digits = String(UInt64(bitPattern: value), radix: 16)
-    let width = 14
-    return "0x" + String(repeating: "0", count: max(0, width - digits.count)) + digits
-}
-
-/// Writes text to standard error.
-func printError(_ text: String) {
-    var line = text
-    if !line.hasSuffix("\n") { line += "\n" }
-    fflush(nil)
-    FileHandle.standardError.write(Data(line.utf8))
 }
