@@ -152,6 +152,7 @@ install_system_deps() {
     [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || missing+=(faketime)  # test_clocks.py
     command -v iptables >/dev/null 2>&1 || missing+=(iptables)  # test_partitions.py
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)         # its network namespace
+    command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)  # test_prometheus.py
     # venv needs ensurepip, which Debian ships separately.
     if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
         missing+=(python3-venv)
@@ -162,7 +163,18 @@ install_system_deps() {
     fi
     echo "installing: ${missing[*]}"
     as_root apt-get update
-    as_root apt-get install -y --no-install-recommends "${missing[@]}"
+    # No package may start its service (prometheus's would listen on 0.0.0.0:9090): the
+    # tests start every server themselves, on 127.0.0.1.
+    local policy=/usr/sbin/policy-rc.d created_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+        as_root chmod +x "$policy"
+        created_policy=1
+    fi
+    local rc=0
+    as_root apt-get install -y --no-install-recommends "${missing[@]}" || rc=$?
+    [ -z "$created_policy" ] || as_root rm -f "$policy"
+    return "$rc"
 }
 
 setup_venv() {

@@ -11,7 +11,11 @@ extension Replica {
         pending.removeApplied(upTo: txn.zxid)
         digests.removeApplied(upTo: txn.zxid)
         // ZooKeeper's learners compare too, and count what differs (`digest_mismatches_count`).
-        if let expected = txn.digest, expected != tree.digest { stats.digestMismatches += 1 }
+        if let expected = txn.digest, expected != tree.digest {
+            stats.digestMismatches += 1
+            metrics.count("digest_mismatches_count")
+        }
+        if peer?.state == .leading { metrics.count("commit_count") }
         if appliedRecord != nil {
             let record = AppliedRecord.txn(txn, digest: tree.digest, byServingLeader: peer != nil && isServingLeader)
             appliedRecord?.append(record)
@@ -88,13 +92,24 @@ extension Replica {
         }
     }
 
+    /// ZooKeeper's summaries of watchers fired per event, by event type.
+    static let watchCountSummary: [EventType: String] = [
+        .nodeCreated: "node_created_watch_count", .nodeDeleted: "node_deleted_watch_count",
+        .nodeDataChanged: "node_changed_watch_count", .nodeChildrenChanged: "node_children_watch_count",
+    ]
+
     /// Sends a notification to every watcher the trigger fires, if it may read the node.
     mutating func deliver(_ trigger: WatchTrigger, zxid: Zxid) {
         let watchers = watches.fire(trigger)
+        if let summary = Self.watchCountSummary[trigger.type], !watchers.isEmpty {
+            metrics.observe(summary, Int64(watchers.count))
+        }
         for watcher in watchers {
             guard let ids = connections[watcher]?.ids, connections[watcher]?.phase.isClosed == false else { continue }
             guard ACLRules.allows(trigger.acl, .read, ids: ids, skipACL: configuration.skipACL) else { continue }
-            send(.sendNotification(watcher, WatchedEvent(type: trigger.type, path: trigger.path), zxid: zxid))
+            let event = WatchedEvent(type: trigger.type, path: trigger.path)
+            metrics.count("watch_bytes", by: Int64(EncodedSize.notification(event)))
+            send(.sendNotification(watcher, event, zxid: zxid))
             stats.packetsSent += 1
         }
     }

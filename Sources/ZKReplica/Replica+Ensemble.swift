@@ -26,6 +26,9 @@ extension Replica {
         precondition(configuration.serverId == peerConfiguration.me, "replica server id \(configuration.serverId) is not the peer's \(peerConfiguration.me)")
         self.init(configuration: configuration, now: now, monotonicMs: monotonicMs, tree: tree, sessionTimeouts: sessionTimeouts)
         peer = Peer(configuration: peerConfiguration, durable: durable, now: now.elapsedMs)
+        // A member starts by looking for a leader.
+        metrics.count("looking_count")
+        lookingSinceMs = now.elapsedMs
     }
 
     /// Clients are served only in ZAB's broadcast phase (ZooKeeper starts its request
@@ -40,6 +43,8 @@ extension Replica {
     public mutating func peerMessageReceived(_ message: PeerMessage, from sender: ServerID, now: ReplicaTime) -> [ReplicaAction] {
         actions = []
         guard peer != nil else { return [] }
+        if case .proposal = message { metrics.count("learner_proposal_received_count") }
+        if case .commit = message, peer?.state != .leading { metrics.count("learner_commit_received_count") }
         switch message {
         case .request(let request):
             if isServingLeader { leaderPrepare(request, from: sender, now: now) }
@@ -109,7 +114,11 @@ extension Replica {
                 actions.append(.peer(.send(to: to, .ping(zxid: round, touches: touches))))
             case .send(let to, .syncRequest(let requestId, nil)):
                 actions.append(.peer(.send(to: to, .syncRequest(requestId: requestId, origin: syncOrigin(requestId)))))
-            case .send, .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog, .notice, .readLogForLearner:
+            case .send(_, let message):
+                if case .diff = message { metrics.count("diff_count") }
+                if case .snap = message { metrics.count("snap_count") }
+                actions.append(.peer(action))
+            case .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog, .notice, .readLogForLearner:
                 actions.append(.peer(action))
             case .persistTxns(let txns):
                 for txn in txns { actions.append(.appendLog(txn)) }
@@ -156,6 +165,13 @@ extension Replica {
     /// election), and a new leader restarts every session's expiry clock.
     mutating func roleChanged(now: ReplicaTime) {
         roleSinceMs = now.elapsedMs
+        if peer?.state == .looking {
+            metrics.count("looking_count")
+            lookingSinceMs = now.elapsedMs
+        } else if let since = lookingSinceMs {
+            metrics.observe("election_time", now.elapsedMs - since)
+            lookingSinceMs = nil
+        }
         for id in connections.keys.sorted() { dropClient(id, now: now) }
         readOnlySessions = []
         forgetLocalSessions(now: now)
@@ -273,6 +289,7 @@ extension Replica {
         guard let leader = peer?.leaderId else { return close(id) }
         connections[id]?.phase = .awaitingRevalidation(sessionId)
         revalidatingSessions[sessionId, default: []].append(id)
+        metrics.count("revalidate_count")
         actions.append(.peer(.send(to: leader, .revalidate(sessionId: sessionId, timeoutMs: timeoutMs))))
     }
 

@@ -37,6 +37,7 @@ extension Replica {
             return "Connection stats reset.\n"
         case "srst":
             stats = ServerStats()
+            metrics.resetSummaries()
             return "Server stats reset.\n"
         case "gtmk": return "\(traceMask)"
         // ZooKeeper's stmk reads an 8-byte mask after the word; the decoder passes the
@@ -77,12 +78,7 @@ extension Replica {
         return text
     }
 
-    func formatDecimal(_ value: Double) -> String {
-        let scaled = (value * 10000).rounded() / 10000
-        var text = "\(scaled)"
-        if !text.contains(".") { text += ".0" }
-        return text
-    }
+    func formatDecimal(_ value: Double) -> String { MetricsText.decimal4(value) }
 
     func connectionsReport(now: ReplicaTime) -> String {
         connections.values.sorted(by: { $0.id < $1.id }).map { connection in
@@ -161,13 +157,17 @@ extension Replica {
         return lines
     }
 
+    /// `mntr`: version and state first, then the gauges, then ServerMetrics' counters and
+    /// summaries, as ZooKeeper's default metrics provider prints them.
     func monitorReport(now: ReplicaTime) -> [(String, String)] {
-        standaloneMonitorReport(now: now) + quorumMonitorReport(now: now)
+        let gauges = standaloneMonitorReport(now: now)
+        let quorum = quorumMonitorReport(now: now)
+        return gauges.prefix(2) + quorum.prefix(1) + gauges.dropFirst(2) + quorum.dropFirst(1) + metrics.monitorLines
     }
 
     func standaloneMonitorReport(now: ReplicaTime) -> [(String, String)] {
         [
-            ("version", configuration.version),
+            ("version", configuration.version + ", built on 01/01/2026 00:00 GMT"),
             ("server_state", modeName),
             ("avg_latency", formatDecimal(stats.averageLatencyMs)),
             ("max_latency", "\(stats.maxLatencyMs)"),
@@ -183,7 +183,16 @@ extension Replica {
             ("global_sessions", "\(sessions.sessions.count)"),
             ("local_sessions", "\(localSessions.sessions.count)"),
             ("uptime", "\(now.elapsedMs - startedAtMs)"),
-            ("digest_mismatches_count", "\(stats.digestMismatches)"),
+            ("open_file_descriptor_count", "\(fileDescriptors.open)"),
+            ("max_file_descriptor_count", "\(fileDescriptors.max)"),
+            ("connection_drop_probability", "0.0"),
+            ("last_client_response_size", "\(stats.lastResponseBytes)"),
+            ("max_client_response_size", "\(stats.maxResponseBytes)"),
+            ("min_client_response_size", "\(stats.minResponseBytes)"),
+            ("outstanding_tls_handshake", "0"),
+            ("auth_failed_count", "\(stats.authFailed)"),
+            ("non_mtls_remote_conn_count", "0"),
+            ("non_mtls_local_conn_count", "0"),
         ]
     }
 }

@@ -226,11 +226,11 @@ extension Replica {
                     close(id)
                     return
                 }
-                sendReply(id, header, response, frameBytes: frameBytes, receivedAtMs: head.receivedAtMs, now: now)
+                sendReply(id, header, response, frameBytes: frameBytes, opCode: head.opCode, receivedAtMs: head.receivedAtMs, now: now)
             case .done(let header, let response, let closeAfter):
                 dequeueHead(id)
                 answered = true
-                sendReply(id, header, response, receivedAtMs: head.receivedAtMs, now: now)
+                sendReply(id, header, response, opCode: head.opCode, receivedAtMs: head.receivedAtMs, now: now)
                 if closeAfter {
                     close(id)
                     return
@@ -239,6 +239,12 @@ extension Replica {
         }
     }
 
+    /// Requests whose answer waits for a txn (ZooKeeper's requests with a txn header).
+    static let txnOpCodes: Set<OpCode> = [
+        .create, .create2, .createContainer, .createTTL, .delete, .deleteContainer, .setData, .setACL,
+        .multi, .reconfig, .closeSession, .createSession,
+    ]
+
     mutating func dequeueHead(_ id: ConnectionID) {
         connections.peek(id) { _ = $0.queue.removeFirst() }
         outstandingRequests -= 1
@@ -246,14 +252,18 @@ extension Replica {
 
     /// `frameBytes`: the reply's encoded size when the caller measured it already.
     mutating func sendReply(
-        _ id: ConnectionID, _ header: ReplyHeader, _ response: Response, frameBytes: Int? = nil, receivedAtMs: Int64, now: ReplicaTime
+        _ id: ConnectionID, _ header: ReplyHeader, _ response: Response, frameBytes: Int? = nil, opCode: OpCode,
+        receivedAtMs: Int64, now: ReplicaTime
     ) {
         let action = ReplicaAction.sendReply(id, header, response)
         let bytes = frameBytes ?? action.frameBytes ?? EncodedSize.framePrefix
         send(action, frameBytes: bytes)
         stats.recordResponse(bytes: Int64(bytes - EncodedSize.framePrefix))
+        metrics.count("response_bytes", by: Int64(bytes))
         let latency = max(0, now.elapsedMs - receivedAtMs)
         stats.recordLatency(latency)
+        // ZooKeeper: requests that made a txn count as updates, every other one (pings too) as a read.
+        metrics.observe(Self.txnOpCodes.contains(opCode) ? "updatelatency" : "readlatency", latency)
         stats.packetsSent += 1
         connections.peek(id) { $0.stats.recordReply(zxid: header.zxid, latencyMs: latency, now: now.elapsedMs) }
     }
@@ -280,6 +290,14 @@ public struct ServerStats: Sendable {
         lastResponseBytes = bytes
         minResponseBytes = minResponseBytes < 0 ? bytes : min(minResponseBytes, bytes)
         maxResponseBytes = max(maxResponseBytes, bytes)
+    }
+
+    mutating func recordLatency(_ latency: Int64, times: Int) {
+        guard times > 0 else { return }
+        minLatencyMs = latencyCount == 0 ? latency : min(minLatencyMs, latency)
+        maxLatencyMs = max(maxLatencyMs, latency)
+        totalLatencyMs += latency * Int64(times)
+        latencyCount += Int64(times)
     }
 
     mutating func recordLatency(_ latency: Int64) {

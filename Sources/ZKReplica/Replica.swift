@@ -46,6 +46,12 @@ public struct Replica: Sendable {
     var lastContainerCheckMs: Int64 = 0
     var actions: [ReplicaAction] = []
     public internal(set) var stats = ServerStats()
+    /// ZooKeeper's ServerMetrics counters and summaries (`mntr`, `/metrics`).
+    public internal(set) var metrics = ServerMetrics()
+    /// Elapsed time this member started looking for a leader (`election_time`).
+    var lookingSinceMs: Int64?
+    /// The process's open and allowed file descriptors, read by the shell for reports.
+    public var fileDescriptors: (open: Int, max: Int) = (0, 0)
     /// Elapsed time at start (for `uptime`).
     let startedAtMs: Int64
     /// When the peer last changed role or phase (`mntr`'s zk_leader_uptime counts from it).
@@ -139,7 +145,9 @@ public struct Replica: Sendable {
         connectionsByAddress[address, default: 0] += 1
         // The handshake deadline: a ConnectRequest must arrive within this time.
         connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: configuration.sessionlessConnectionTimeoutMs)
+        metrics.count("connection_request_count")
         if configuration.maxClientCnxns > 0 && fromSameAddress >= configuration.maxClientCnxns {
+            metrics.count("connection_rejected")
             actions.append(.notice(id, "too many connections from \(address) (maxClientCnxns \(configuration.maxClientCnxns)); closing"))
             close(id)
         }
@@ -193,6 +201,7 @@ public struct Replica: Sendable {
         actions = []
         guard let (phase, negotiatedTimeoutMs) = connections.peek(id, { ($0.phase, $0.negotiatedTimeoutMs) }) else { return [] }
         if case .closed = phase { return [] }
+        metrics.count("bytes_received_count", by: Int64(frame.readableBytes + EncodedSize.framePrefix))
         if case .established = phase {
             // Idleness is silence from the client: any frame counts, handled yet or not.
             let timeoutMs = Int64(negotiatedTimeoutMs)
@@ -348,6 +357,7 @@ public struct Replica: Sendable {
 
     mutating func appendTxn(_ txn: Txn, connection: ConnectionID?, now: ReplicaTime) {
         if peer != nil {
+            metrics.count("proposal_count")
             var txn = txn
             if configuration.digestEnabled { txn.digest = digests.project(txn, tree: tree) }
             drivePeer(now: now) { [txn] in $0.propose(txn, now: now.elapsedMs) }
@@ -371,6 +381,7 @@ public struct Replica: Sendable {
         for id in connectionExpiry.poll(now: now.elapsedMs) {
             guard let phase = connections[id]?.phase else { continue }
             if case .closed = phase { continue }
+            if case .awaitingConnect = phase { metrics.count("sessionless_connections_expired") }
             close(id)
             _ = connectionClosed(id, now: now)
         }

@@ -107,19 +107,7 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func respond(
         _ status: HTTPResponseStatus, _ contentType: String, _ body: String, keepAlive: Bool, context: ChannelHandlerContext
     ) {
-        var buffer = context.channel.allocator.buffer(capacity: body.utf8.count)
-        buffer.writeString(body)
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Content-Length", value: "\(buffer.readableBytes)")
-        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
-        }
+        HTTPReply.send(status, contentType: contentType, body: body, keepAlive: keepAlive, context: context) { self.wrapOutboundOut($0) }
     }
 
     /// The path and the decoded `key=value` arguments of a request URI.

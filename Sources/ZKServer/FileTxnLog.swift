@@ -51,6 +51,11 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     private var closed = false
     private let slowSyncs = NIOLockedValueBox(0)
     var slowSyncCount: Int { slowSyncs.withLockedValue { $0 } }
+    /// Bounded: a report takes them, and nobody asking for a day keeps only the newest.
+    private let syncDurationsMs = NIOLockedValueBox<[Int64]>([])
+    static let syncDurationsKeptMax = 4096
+
+    func takeSyncDurationsMs() -> [Int64] { syncDurationsMs.withLockedValue { taken in defer { taken = [] }; return taken } }
     /// Bumped by `reset`; every durability report carries the generation it was written in.
     private var generation: UInt64 = 0
 
@@ -175,6 +180,10 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         try file.syncData()
         let elapsedMs = Int((DispatchTime.now().uptimeNanoseconds - start) / 1_000_000)
+        syncDurationsMs.withLockedValue { kept in
+            if kept.count >= Self.syncDurationsKeptMax { kept.removeFirst(kept.count / 2) }
+            kept.append(Int64(elapsedMs))
+        }
         if elapsedMs > configuration.fsyncWarningThresholdMs {
             slowSyncs.withLockedValue { $0 += 1 }
             logger.warning(

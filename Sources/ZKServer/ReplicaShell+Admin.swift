@@ -11,8 +11,18 @@ extension ReplicaShell {
         }
     }
 
-    /// What the reports take from the disk: directory sizes, the newest snapshot, the log's
-    /// slow fsyncs. Read when a report asks (a few `stat` calls), never per request.
+    /// `/metrics`, run on the replica's loop.
+    func prometheusText(exportProcessInfo: Bool) -> EventLoopFuture<String> {
+        eventLoop.submit {
+            self.refreshDiskFigures()
+            let extra = exportProcessInfo ? ProcessFigures.read().prometheusText : ""
+            return self.handleReport { replica, now in replica.prometheusText(now: now, extra: extra) }
+        }
+    }
+
+    /// What the reports take from outside the replica: directory sizes, the newest
+    /// snapshot, the log's fsync times, snapshot times, file descriptors. Read when a
+    /// report asks (a few `stat` calls), never per request.
     func refreshDiskFigures() {
         guard let directory else { return }
         let sizes = directory.sizes()
@@ -23,6 +33,14 @@ extension ReplicaShell {
             lastSnapshot = (newest.zxid, Int64(modified))
         }
         let slowSyncs = txnLog?.slowSyncCount ?? 0
-        handleReport { replica, _ in replica.noteDiskFigures(sizes: sizes, lastSnapshot: lastSnapshot, slowSyncs: slowSyncs) }
+        let syncs = txnLog?.takeSyncDurationsMs() ?? []
+        let snapshotsMs = snapshots?.takeDurationsMs() ?? []
+        let process = ProcessFigures.read()
+        handleReport { replica, _ in
+            replica.noteDiskFigures(sizes: sizes, lastSnapshot: lastSnapshot, slowSyncs: slowSyncs)
+            replica.observeDurations("fsynctime", syncs)
+            replica.observeDurations("snapshottime", snapshotsMs)
+            replica.fileDescriptors = (process.openFileDescriptors, process.maxFileDescriptors)
+        }
     }
 }

@@ -103,7 +103,7 @@ final class ReplicaShell: @unchecked Sendable {
                 switch output {
                 case .frame(let frame): actions += self.replica.frameReceived(id, frame, now: now)
                 case .fourLetterWord(let word):
-                    if word == "dirs" || word == "conf" { self.refreshDiskFigures() }
+                    if ["dirs", "conf", "mntr"].contains(word) { self.refreshDiskFigures() }
                     actions += self.replica.fourLetterWordReceived(id, word: word, now: now)
                 }
             }

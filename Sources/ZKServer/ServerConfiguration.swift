@@ -60,6 +60,8 @@ public struct ServerConfiguration: Sendable {
     public var shutdownTimeoutMs = 10_000
     /// `admin.*`: the AdminServer (on by default on port 8080, as ZooKeeper's).
     var admin = AdminServerConfiguration()
+    /// `metricsProvider.*`: the Prometheus endpoint.
+    var metrics = MetricsConfiguration()
     /// The file as read, for `initial_configuration`.
     public var initialConfigurationText = ""
     /// `replyBytesMax`; nil: jute.maxbuffer + 1024.
@@ -77,8 +79,8 @@ public struct ServerConfiguration: Sendable {
     static let acceptedKeys: Set<String> = [
         "initLimit", "syncLimit", "electionAlg", "quorumListenOnAllIPs", "peerType", "syncEnabled",
         "dynamicConfigFile", "standaloneEnabled", "snapSizeLimitInKb", "txnLogSizeLimitInKb", "commitLogCount",
-        "maxCnxns", "metricsProvider.className", "metricsProvider.httpPort",
-        "metricsProvider.exportJvmInfo", "secureClientPort", "secureClientPortAddress",
+        "maxCnxns", "metricsProvider.numWorkerThreads", "metricsProvider.maxQueueSize",
+        "metricsProvider.workerShutdownTimeoutMs", "secureClientPort", "secureClientPortAddress",
         "digest.enabled", "localSessionsEnabled", "localSessionsUpgradingEnabled", "leaderServes", "cnxTimeout",
         "connectToLearnerMasterLimit", "serializeLastProcessedZxid.enabled",
         "closeSessionTxn.enabled", "enforceQuota", "audit.enable", "serverCnxnFactory",
@@ -148,6 +150,10 @@ public struct ServerConfiguration: Sendable {
         case "connectionAuthIdsMax": connectionAuthIdsMax = try Self.integer(key, value, minimum: 1)
         case "connectionInTransitBytesMax": connectionInTransitBytesMax = try Self.integer(key, value, minimum: 1)
         case "connectionLoopReads": connectionLoopReads = try Self.boolean(key, value)
+        case "metricsProvider.className": metrics.className = value
+        case "metricsProvider.httpHost": metrics.httpHost = value
+        case "metricsProvider.httpPort": metrics.httpPort = try Self.integer(key, value, minimum: 0, maximum: 65535)
+        case "metricsProvider.exportJvmInfo": metrics.exportJvmInfo = try Self.boolean(key, value)
         case "admin.enableServer": admin.enabled = try Self.boolean(key, value)
         case "admin.serverAddress": admin.address = value
         case "admin.serverPort": admin.port = try Self.integer(key, value, minimum: 0, maximum: 65535)

@@ -18,6 +18,10 @@ final class SnapshotScheduler: @unchecked Sendable {
     private var randomRoll: Int
     private let inProgress = NIOLockedValueBox(false)
     private let queue = DispatchQueue(label: "swiftkeeper.snapshot")
+    /// How long each snapshot since the last report took (`snapshottime`).
+    private let durationsMs = NIOLockedValueBox<[Int64]>([])
+
+    func takeDurationsMs() -> [Int64] { durationsMs.withLockedValue { taken in defer { taken = [] }; return taken } }
 
     init(directory: DataDirectory, snapCount: Int, logger: Logger) {
         self.directory = directory
@@ -49,8 +53,11 @@ final class SnapshotScheduler: @unchecked Sendable {
         queue.async { [self] in
             defer { inProgress.withLockedValue { $0 = false } }
             do {
+                let started = DispatchTime.now().uptimeNanoseconds
                 let path = try directory.writeSnapshot(tree: tree, sessions: sessions, zxid: tree.lastProcessedZxid)
-                logger.info("snapshot written", metadata: ["file": "\(path)", "nodes": "\(tree.nodes.count)"])
+                let elapsedMs = Int64((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
+                durationsMs.withLockedValue { $0.append(elapsedMs) }
+                logger.info("snapshot written", metadata: ["file": "\(path)", "nodes": "\(tree.nodes.count)", "ms": "\(elapsedMs)"])
             } catch {
                 logger.error("snapshot failed; the log still holds every txn", metadata: ["error": "\(error)"])
             }

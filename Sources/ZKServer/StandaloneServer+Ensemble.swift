@@ -14,7 +14,9 @@ extension StandaloneServer {
         let me = try ensemble.myId(dataDir: configuration.dataDir)
         let myServer = ensemble.servers[me]!
         let directory = DataDirectory(dataDir: configuration.dataDir, dataLogDir: configuration.dataLogDir)
+        let loadStarted = DispatchTime.now().uptimeNanoseconds
         let state = try recover(directory)
+        let loadMs = Int64((DispatchTime.now().uptimeNanoseconds - loadStarted) / 1_000_000)
         let disk = EnsembleDisk(directory: directory, options: recoveryOptions, logger: logger)
         let durable = try disk.durableState(state)
         let snapshots = SnapshotScheduler(directory: directory, snapCount: configuration.snapCount, logger: logger)
@@ -55,6 +57,7 @@ extension StandaloneServer {
             configuration: replicaConfiguration, peerConfiguration: peerConfiguration, durable: durable,
             tree: state.tree, sessionTimeouts: state.sessions, now: now, monotonicMs: now.elapsedMs)
         let shell = ReplicaShell(replica: replica, eventLoop: loop, logger: logger, readViewSlots: ReadViewSlot.slots(for: group))
+        noteStartup(shell, loadMs: loadMs, replayedTxns: state.replayedTxnCount)
         let logger = logger
         let txnLog = FileTxnLog(
             configuration: FileTxnLogConfiguration(
@@ -92,6 +95,7 @@ extension StandaloneServer {
         let quorumChannel = try links.bind(host: quorumHost)
         let clientChannel = try bind(shell, configuration: clientConfiguration)
         let admin = AdminServer.start(configuration.admin, shell: shell, group: group, logger: logger)
+        let metrics = MetricsServer.start(configuration.metrics, shell: shell, group: group, logger: logger)
         let tickEveryMs = max(5, min(25, configuration.tickTimeMs / 8))
         loop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in shell.tick() }
         // The first votes go out at once rather than at the first resend.
@@ -106,6 +110,6 @@ extension StandaloneServer {
                 "zxid": "0x\(String(state.lastZxid, radix: 16))", "currentEpoch": "\(durable.currentEpoch)",
                 "acceptedEpoch": "\(durable.acceptedEpoch)", "loggedTxns": "\(durable.log.count)",
             ])
-        try serveUntilStopped(shell, listening: [clientChannel, electionChannel, quorumChannel] + (admin.map { [$0] } ?? []))
+        try serveUntilStopped(shell, listening: [clientChannel, electionChannel, quorumChannel] + [admin, metrics].compactMap { $0 })
     }
 }

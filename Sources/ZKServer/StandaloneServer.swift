@@ -34,7 +34,9 @@ public final class StandaloneServer: Sendable {
         FileDescriptorLimit.raiseToHardLimit(logger: logger)
         if !configuration.ensemble.isStandalone { return try runEnsemble() }
         let directory = DataDirectory(dataDir: configuration.dataDir, dataLogDir: configuration.dataLogDir)
+        let loadStarted = DispatchTime.now().uptimeNanoseconds
         let state = try recover(directory)
+        let loadMs = Int64((DispatchTime.now().uptimeNanoseconds - loadStarted) / 1_000_000)
         let snapshots = SnapshotScheduler(directory: directory, snapCount: configuration.snapCount, logger: logger)
         if state.snapshot != nil {
             // Until it is written, the snapshot recovery started from plus the logs give the same state.
@@ -47,6 +49,7 @@ public final class StandaloneServer: Sendable {
             now: now, monotonicMs: now.elapsedMs, tree: state.tree, sessionTimeouts: state.sessions)
         let shell = ReplicaShell(
             replica: replica, eventLoop: replicaLoop, logger: logger, readViewSlots: ReadViewSlot.slots(for: group))
+        noteStartup(shell, loadMs: loadMs, replayedTxns: state.replayedTxnCount)
         let txnLog = FileTxnLog(
             configuration: FileTxnLogConfiguration(
                 directory: directory.logDirectory, preAllocBytes: configuration.preAllocSizeKb * 1024,
@@ -60,6 +63,7 @@ public final class StandaloneServer: Sendable {
         schedulePurge(directory, on: replicaLoop)
         let channel = try bind(shell)
         let admin = AdminServer.start(configuration.admin, shell: shell, group: group, logger: logger)
+        let metrics = MetricsServer.start(configuration.metrics, shell: shell, group: group, logger: logger)
         let tickEveryMs = max(10, min(100, configuration.tickTimeMs / 4))
         replicaLoop.scheduleRepeatedTask(initialDelay: .milliseconds(tickEveryMs), delay: .milliseconds(tickEveryMs)) { _ in
             shell.tick()
@@ -72,7 +76,7 @@ public final class StandaloneServer: Sendable {
                 "dataDir": "\(configuration.dataDir)", "mode": "standalone",
                 "zxid": "0x\(String(state.lastZxid, radix: 16))", "sessions": "\(state.sessions.count)",
             ])
-        try serveUntilStopped(shell, listening: [channel] + (admin.map { [$0] } ?? []))
+        try serveUntilStopped(shell, listening: [channel] + [admin, metrics].compactMap { $0 })
     }
 
     /// Blocks until a stop signal's graceful stop finished: the listening sockets closed
@@ -122,6 +126,17 @@ public final class StandaloneServer: Sendable {
                 "zxid": "0x\(String(state.lastZxid, radix: 16))", "nodes": "\(state.tree.nodes.count)", "ms": "\(elapsedMs)",
             ])
         return state
+    }
+
+    /// ZooKeeper's start-up summaries: the time to load the data directory (`dbinittime`) and
+    /// the txns replayed from the logs (`startup_txns_loaded`).
+    func noteStartup(_ shell: ReplicaShell, loadMs: Int64, replayedTxns: Int) {
+        shell.eventLoop.execute {
+            shell.handleReport { replica, _ in
+                replica.observeDurations("dbinittime", [loadMs])
+                replica.observeDurations("startup_txns_loaded", [Int64(replayedTxns)])
+            }
+        }
     }
 
     /// How the data directory is read: at start-up, and by an ensemble member after TRUNC.

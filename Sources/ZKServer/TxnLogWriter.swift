@@ -14,4 +14,6 @@ protocol TxnLogWriter: AnyObject, Sendable {
     func close(done: @escaping @Sendable () -> Void)
     /// Fsyncs slower than `fsync.warningthresholdms` so far.
     var slowSyncCount: Int { get }
+    /// How long each fsync since the last call took, in ms (`fsynctime`).
+    func takeSyncDurationsMs() -> [Int64]
 }
