@@ -37,6 +37,7 @@ extension Replica {
             return
         case .closeSession:
             let sessionId = txn.header.clientId
+            log(.info, "session closed", ["sessionId": "0x\(hex(sessionId))", "zxid": "0x\(hex(txn.zxid))"])
             let bound = sessions.sessions[sessionId]?.connection
             sessions.remove(sessionId)
             sessionOwners[sessionId] = nil

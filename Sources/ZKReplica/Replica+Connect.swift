@@ -96,6 +96,10 @@ extension Replica {
         guard connections[id] != nil else { return }
         connections[id]!.phase = .established(sessionId)
         connections[id]!.establishedAtMs = now.wallMs
+        let client = connections[id].map { "\($0.address):\($0.port)" } ?? "?"
+        log(.info, "session established", [
+            "sessionId": "0x\(hex(sessionId))", "client": client, "timeoutMs": "\(timeoutMs)", "readOnly": "\(readOnly)",
+        ])
         connections[id]!.negotiatedTimeoutMs = timeoutMs
         connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: Int64(timeoutMs))
         let response = ConnectResponse(

@@ -165,13 +165,20 @@ extension Replica {
     /// election), and a new leader restarts every session's expiry clock.
     mutating func roleChanged(now: ReplicaTime) {
         roleSinceMs = now.elapsedMs
+        var fields = ["role": modeName, "zxid": "0x\(hex(tree.lastProcessedZxid))"]
+        if let leader = peer?.leaderId { fields["leader"] = "\(leader)" }
+        var message = isServing ? "serving" : "role changed"
         if peer?.state == .looking {
             metrics.count("looking_count")
             lookingSinceMs = now.elapsedMs
+            message = "looking for a leader"
         } else if let since = lookingSinceMs {
             metrics.observe("election_time", now.elapsedMs - since)
+            fields["electionMs"] = "\(now.elapsedMs - since)"
             lookingSinceMs = nil
+            message = "election done"
         }
+        log(.notice, message, fields)
         for id in connections.keys.sorted() { dropClient(id, now: now) }
         readOnlySessions = []
         forgetLocalSessions(now: now)

@@ -48,6 +48,8 @@ public struct Replica: Sendable {
     public internal(set) var stats = ServerStats()
     /// ZooKeeper's ServerMetrics counters and summaries (`mntr`, `/metrics`).
     public internal(set) var metrics = ServerMetrics()
+    /// Significant events for the operator's log (`ReplicaLogLine`), taken by the shell.
+    var logLines: [ReplicaLogLine] = []
     /// Elapsed time this member started looking for a leader (`election_time`).
     var lookingSinceMs: Int64?
     /// The process's open and allowed file descriptors, read by the shell for reports.
@@ -308,6 +310,7 @@ public struct Replica: Sendable {
             // Touched since it was found expired (a late request) or gone: not closed.
             guard let session = sessions.sessions[sessionId], !session.isClosing, session.deadlineMs <= now.elapsedMs else { continue }
             sessions.markClosing(sessionId)
+            log(.info, "session expired", ["sessionId": "0x\(hex(sessionId))", "timeoutMs": "\(session.timeoutMs)"])
             submit(.closeSession, sessionId: sessionId, cxid: 0, ids: [], connection: nil, now: now)
             closed += 1
         }

@@ -183,7 +183,10 @@ final class ReplicaShell: @unchecked Sendable {
         runDepth += 1
         defer {
             runDepth -= 1
-            if runDepth == 0 { publishReadView() }
+            if runDepth == 0 {
+                publishReadView()
+                writeLogLines()
+            }
         }
         guard !actions.isEmpty else { return }
         defer { ensemble?.batchDone() }
@@ -258,6 +261,14 @@ final class ReplicaShell: @unchecked Sendable {
         }
         for item in outgoing where item.bytes.readableBytes > 0 { write(item) }
         if !txns.isEmpty { appendToLog(txns) }
+    }
+
+    /// The replica's lines about sessions and roles, into the operator's log.
+    private func writeLogLines() {
+        for line in replica.takeLogLines() {
+            let metadata = line.fields.mapValues { Logger.MetadataValue.string($0) }
+            logger.log(level: line.level == .notice ? .notice : .info, "\(line.message)", metadata: metadata)
+        }
     }
 
     private func appendToLog(_ txns: [Txn]) {

@@ -317,3 +317,52 @@ def test_log_level_option_and_variable(tmp_path):
     assert "swiftkeeper serving" in srv.log_text()
     bad = subprocess.run([servers.swiftkeeper_bin(), "server", "--log-level", "loud"], capture_output=True, text=True)
     assert bad.returncode != 0 and "unknown log level 'loud'" in bad.stderr, bad
+
+
+# -- what the log says -----------------------------------------------------------------
+
+def test_log_lines_for_sessions_and_elections(tmp_path):
+    """One line per significant event at the default level, none per request: a session
+    established (with its id and client address), one expired, one closed; an ensemble
+    member's election result with its duration."""
+    _need_swiftkeeper()
+    import socket
+    import hostile_support as hs
+
+    srv = servers.start_swiftkeeper(tmp_path / "sk")
+    try:
+        zk = _client(srv)
+        for i in range(50):
+            zk.create(f"/quiet-{i}", b"x")      # requests: no line each
+        session = f"0x{zk.client_id[0]:x}"
+        _close(zk)
+        raw = socket.create_connection((srv.host, srv.port))
+        raw.sendall(hs.connect_request(timeout_ms=4000))   # a whole frame
+        raw.recv(64)
+        raw.close()                              # silent: the session expires
+        deadline = time.monotonic() + 30
+        while "session expired" not in srv.log_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        log = srv.log_text()
+        established = [line for line in log.splitlines() if "session established" in line]
+        assert len(established) == 2 and f"sessionId={session}" in established[0], log
+        assert "client=127.0.0.1:" in established[0]
+        assert f"sessionId={session}" in next(line for line in log.splitlines() if "session closed" in line)
+        assert "session expired" in log, log[-2000:]
+        assert len(log.splitlines()) < 40, f"{len(log.splitlines())} lines for 50 requests and 2 sessions:\n{log}"
+    finally:
+        srv.kill()
+
+    ensemble = Ensemble(tmp_path, ["swiftkeeper"] * 3).start()
+    try:
+        leader = ensemble.wait_stable()
+        for member in ensemble.members:
+            lines = member.process.log_text().splitlines()
+            done = [line for line in lines if "election done" in line]
+            serving = [line for line in lines if "serving" in line and "role=" in line]
+            assert done and serving, "\n".join(lines[-30:])
+            role = "leader" if member is leader else "follower"
+            assert "electionMs=" in done[-1] and f"leader={leader.sid}" in done[-1], done
+            assert f"role={role}" in serving[-1] and f"leader={leader.sid}" in serving[-1], serving
+    finally:
+        ensemble.stop()
