@@ -76,6 +76,11 @@ public struct ReplicaConfiguration: Sendable {
     public var configurationReport: [(String, String)] = []
     /// Text `conf` prints after the key=value lines (an ensemble's `membership:` block).
     public var configurationReportTail = ""
+    /// `admin.snapshot.enabled`: the AdminServer's `snapshot` command may run.
+    public var adminSnapshotEnabled = true
+    /// `admin.rateLimiterIntervalInMS`: one `snapshot` per interval (ZooKeeper's snapshot
+    /// limiter takes the number as microseconds, so 300000 means 300 ms there and here).
+    public var adminRateLimiterIntervalMs: Int64 = 300_000
     /// The configuration file as read (`initial_configuration`); nil for an ensemble
     /// member, for which ZooKeeper answers null.
     public var initialConfigurationText: String?

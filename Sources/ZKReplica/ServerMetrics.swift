@@ -75,6 +75,7 @@ public struct ServerMetrics: Sendable {
         "learner_proposal_received_count", "learner_commit_received_count", "bytes_received_count",
         "response_bytes", "watch_bytes", "connection_request_count", "connection_rejected",
         "sessionless_connections_expired", "revalidate_count", "digest_mismatches_count",
+        "snapshot_error_count", "snapshot_rate_limited_count",
     ]
 
     /// Every summary, with ZooKeeper's level for it.

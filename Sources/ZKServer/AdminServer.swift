@@ -94,10 +94,17 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return respond(.ok, "text/html", Self.listing(commandURL), keepAlive: keepAlive, context: context)
         }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        shell.adminCommand(String(name), arguments: arguments).hop(to: context.eventLoop).whenComplete { result in
+        let clientAddress = context.channel.remoteAddress?.ipAddress ?? ""
+        let answer = shell.adminAnswer(
+            String(name), arguments: arguments, authorization: request.headers["Authorization"].first, clientAddress: clientAddress)
+        answer.hop(to: context.eventLoop).whenComplete { result in
             let (handler, context) = loopBound.value
             switch result {
-            case .success(let json): handler.respond(.ok, "application/json", json, keepAlive: keepAlive, context: context)
+            case .success(let answer):
+                HTTPReply.send(
+                    HTTPResponseStatus(statusCode: answer.status), contentType: answer.contentType, headers: answer.headers,
+                    body: answer.body, keepAlive: keepAlive, context: context
+                ) { handler.wrapOutboundOut($0) }
             case .failure(let error):
                 handler.respond(.internalServerError, "text/plain", "\(error)\n", keepAlive: false, context: context)
             }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ZKDataTree
 import ZKModel
 import ZKPersistence
@@ -55,7 +56,11 @@ struct DataDirectory: Sendable {
     /// Writes `snapshot.<zxid>` atomically: a temporary file, fsync, rename, fsync of the directory.
     @discardableResult
     func writeSnapshot(tree: DataTree, sessions: [SessionID: Int32], zxid: Zxid) throws -> String {
-        let bytes = SnapshotFormat.encode(tree: tree, sessions: sessions)
+        try writeSnapshot(bytes: SnapshotFormat.encode(tree: tree, sessions: sessions), zxid: zxid)
+    }
+
+    /// Writes snapshot bytes already encoded (the AdminServer's `snapshot` also sends them).
+    func writeSnapshot(bytes: ByteBuffer, zxid: Zxid) throws -> String {
         let name = DataFileName(kind: .snapshot, zxid: zxid).name
         let temporary = (snapshotDirectory as NSString).appendingPathComponent(Self.temporarySnapshotPrefix + name)
         let final = (snapshotDirectory as NSString).appendingPathComponent(name)

@@ -1,8 +1,79 @@
+import Dispatch
 import Foundation
 import NIOCore
+import ZKPersistence
 import ZKReplica
 
+/// What the admin port sends back: a command's JSON, or a snapshot's bytes.
+struct AdminAnswer: Sendable {
+    var status: Int = 200
+    var contentType = "application/json"
+    var headers: [(String, String)] = []
+    var body: ByteBuffer
+
+    init(json: AdminJSON, status: Int = 200, headers: [(String, String)] = []) {
+        self.init(rendered: json.rendered, status: status, headers: headers)
+    }
+
+    init(rendered: String, status: Int = 200, headers: [(String, String)] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = ByteBuffer(string: rendered)
+    }
+
+    init(octets: ByteBuffer, headers: [(String, String)]) {
+        self.contentType = "application/octet-stream"
+        self.headers = headers
+        self.body = octets
+    }
+}
+
 extension ReplicaShell {
+    /// The answer to `/commands/<name>`; `authorization` is the request's header,
+    /// `clientAddress` its peer's IP address (the `ip` scheme).
+    func adminAnswer(
+        _ name: String, arguments: [String: String], authorization: String?, clientAddress: String
+    ) -> EventLoopFuture<AdminAnswer> {
+        if Replica.adminPrimaryName(name) == "snapshot" {
+            let streaming = arguments["streaming"].map { $0.lowercased() == "true" } ?? true
+            return adminSnapshot(streaming: streaming, authorization: authorization, clientAddress: clientAddress)
+        }
+        return adminCommand(name, arguments: arguments).map { AdminAnswer(rendered: $0) }
+    }
+
+    /// ZooKeeper 3.9's `snapshot`: checks on the replica's loop, then the snapshot of the
+    /// tree as it is (a persistent value: the copy costs nothing) is encoded off the loop,
+    /// written to the data directory when standalone (where every applied txn is durable;
+    /// an ensemble member's applied tree may run ahead of its own log, so its snapshot is
+    /// only sent), and sent with `last_zxid` and `snapshot_size` headers.
+    func adminSnapshot(streaming: Bool, authorization: String?, clientAddress: String) -> EventLoopFuture<AdminAnswer> {
+        eventLoop.flatSubmit {
+            let refusal = self.handleReport { replica, now in
+                replica.adminSnapshotRefusal(authorization: authorization, clientAddress: clientAddress, now: now)
+            }
+            if let refusal { return self.eventLoop.makeSucceededFuture(AdminAnswer(json: refusal.json, status: refusal.status)) }
+            let tree = self.replica.tree
+            let sessions = self.replica.sessionTimeouts
+            let directory = self.ensemble == nil ? self.directory : nil
+            let promise = self.eventLoop.makePromise(of: AdminAnswer.self)
+            let ok: AdminJSON = .object([("command", .string("snapshot")), ("error", .null)])
+            DispatchQueue.global().async {
+                let bytes = SnapshotFormat.encode(tree: tree, sessions: sessions)
+                let zxid = tree.lastProcessedZxid
+                let headers = [("last_zxid", "0x" + String(UInt64(bitPattern: zxid), radix: 16)), ("snapshot_size", "\(bytes.readableBytes)")]
+                do {
+                    if let directory { _ = try directory.writeSnapshot(bytes: bytes, zxid: zxid) }
+                    promise.succeed(streaming ? AdminAnswer(octets: bytes, headers: headers) : AdminAnswer(json: ok, headers: headers))
+                } catch {
+                    self.logger.error("admin snapshot failed", metadata: ["error": "\(error)"])
+                    self.eventLoop.execute { self.handleReport { replica, _ in replica.countSnapshotError() } }
+                    promise.succeed(AdminAnswer(json: ok, status: 500))
+                }
+            }
+            return promise.futureResult
+        }
+    }
+
     /// An AdminServer command, run on the replica's loop; the rendered JSON.
     func adminCommand(_ name: String, arguments: [String: String]) -> EventLoopFuture<String> {
         eventLoop.submit {

@@ -60,6 +60,8 @@ public struct ServerConfiguration: Sendable {
     public var shutdownTimeoutMs = 10_000
     /// `admin.*`: the AdminServer (on by default on port 8080, as ZooKeeper's).
     var admin = AdminServerConfiguration()
+    public var adminSnapshotEnabled = true
+    public var adminRateLimiterIntervalMs: Int64 = 300_000
     /// `metricsProvider.*`: the Prometheus endpoint.
     var metrics = MetricsConfiguration()
     /// The file as read, for `initial_configuration`.
@@ -154,6 +156,8 @@ public struct ServerConfiguration: Sendable {
         case "metricsProvider.httpHost": metrics.httpHost = value
         case "metricsProvider.httpPort": metrics.httpPort = try Self.integer(key, value, minimum: 0, maximum: 65535)
         case "metricsProvider.exportJvmInfo": metrics.exportJvmInfo = try Self.boolean(key, value)
+        case "admin.snapshot.enabled": adminSnapshotEnabled = try Self.boolean(key, value)
+        case "admin.rateLimiterIntervalInMS": adminRateLimiterIntervalMs = Int64(try Self.integer(key, value, minimum: 0))
         case "admin.enableServer": admin.enabled = try Self.boolean(key, value)
         case "admin.serverAddress": admin.address = value
         case "admin.serverPort": admin.port = try Self.integer(key, value, minimum: 0, maximum: 65535)
@@ -231,6 +235,8 @@ public struct ServerConfiguration: Sendable {
         replica.replyBytesMaxSetting = replyBytesMax
         replica.environment = environment
         replica.initialConfigurationText = initialConfigurationText
+        replica.adminSnapshotEnabled = adminSnapshotEnabled
+        replica.adminRateLimiterIntervalMs = adminRateLimiterIntervalMs
         let dataPath = (dataDir as NSString).appendingPathComponent("version-2")
         let logPath = ((dataLogDir ?? dataDir) as NSString).appendingPathComponent("version-2")
         replica.configurationReport = [

@@ -168,6 +168,8 @@ KNOWN_DIFFERENCES = [
     ("monitor", r"keys only in zookeeper",
      "ZooKeeper 3.8 also reports the rest of its ServerMetrics registry (commit processor, "
      "prep processor, learner handler queues...) and JVM figures", ALL_ROLES),
+    ("monitor", r"keys only in swiftkeeper: \['snapshot_error_count', 'snapshot_rate_limited_count'\]$",
+     "the counters of ZooKeeper 3.9's snapshot command, which 3.8.0 does not have", ALL_ROLES),
     ("monitor", r"value of approximate_data_size",
      "an ensemble's /zookeeper/config holds the membership text in ZooKeeper (dynamic "
      "configuration, issue 14); SwiftKeeper's is empty", {"leader", "follower"}),
@@ -203,7 +205,8 @@ def compare_admin(sk_port: int, zk_port: int, role: str) -> dict[str, list[str]]
     assert len(names) >= 26, listing
     sk_status, _, sk_listing = admin_get(sk_port, "/commands")
     assert sk_status == 200
-    assert sorted(set(re.findall(r'href="/commands/([a-z_]+)"', sk_listing))) == names
+    # ZooKeeper 3.9 added `snapshot` (SwiftKeeper follows 3.9; 3.8.0 does not list it).
+    assert sorted(set(re.findall(r'href="/commands/([a-z_]+)"', sk_listing))) == sorted(names + ["snapshot"])
     for name in names:
         if name in ("connection_stat_reset", "stat_reset", "observer_connection_stat_reset", "set_trace_mask"):
             continue    # changes state; run below, after the reads
@@ -332,6 +335,8 @@ def format_key(line: str) -> str:
 
 KNOWN_WORD_DIFFERENCES = [
     ("mntr", r"lines only in zookeeper", "the ServerMetrics lines of the monitor command", ALL_ROLES),
+    ("mntr", r"only in swiftkeeper: \['zk_snapshot_error_count', 'zk_snapshot_rate_limited_count'\]$",
+     "the counters of ZooKeeper 3.9's snapshot command", ALL_ROLES),
 ]
 
 
@@ -444,3 +449,68 @@ def test_ensemble_admin_and_words(tmp_path):
             c.stop()
         sk_ens.stop()
         zk_ens.stop()
+
+
+# -- ZooKeeper 3.9's snapshot command ----------------------------------------------------
+
+def _admin_request(port: int, path: str, authorization: str | None = None):
+    request = urllib.request.Request(f"http://{HOST}:{port}{path}")
+    if authorization is not None:
+        request.add_header("Authorization", authorization)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_snapshot_command(tmp_path):
+    """`/commands/snapshot` as ZooKeeper 3.9: ALL on / proven by an Authorization header,
+    rate-limited, the snapshot written to the data directory and streamed; Apache
+    ZooKeeper 3.8.0 loads the streamed bytes as its data directory."""
+    from kazoo.security import make_digest_acl
+    port = servers.free_port()
+    cfg = {**_admin_cfg(port), "admin.rateLimiterIntervalInMS": 600_000_000}
+    sk = servers.start_swiftkeeper(tmp_path / "sk", extra_cfg=cfg)
+    zk_server = None
+    try:
+        wait_admin(port)
+        zk = KazooClient(hosts=sk.hosts, timeout=10)
+        zk.start(timeout=30)
+        for i in range(20):
+            zk.create(f"/snap/n{i}", f"value-{i}".encode(), makepath=True)
+        status, _, body = _admin_request(port, "/commands/snapshot")
+        assert status == 401 and json.loads(body)["error"] == "Auth info is missing for the command"
+        status, _, body = _admin_request(port, "/commands/snapshot", "foo bar")
+        assert status == 401 and json.loads(body)["error"] == "Not authenticated"
+        zk.add_auth("digest", "admin:secret")
+        zk.set_acls("/", [make_digest_acl("admin", "secret", all=True)])
+        status, _, body = _admin_request(port, "/commands/snapshot", "digest other:pass")
+        assert status == 403 and json.loads(body)["error"] == "Not authorized", body
+        status, headers, body = _admin_request(port, "/commands/snap", "digest admin:secret")
+        assert status == 200, body
+        assert headers["Content-Type"] == "application/octet-stream"
+        zxid = int(headers["last_zxid"], 16)
+        assert int(headers["snapshot_size"]) == len(body)
+        srvr_zxid = int(next(l for l in sk.four_letter("srvr").splitlines() if l.startswith("Zxid:")).split("0x")[1], 16)
+        assert zxid == srvr_zxid
+        on_disk = sk.data_dir / "version-2" / f"snapshot.{zxid:x}"
+        assert on_disk.read_bytes() == body
+        status, _, body2 = _admin_request(port, "/commands/snapshot", "digest admin:secret")
+        assert status == 429, body2
+        zk.stop()
+        # ZooKeeper reads the streamed snapshot as its whole data directory.
+        restored = tmp_path / "zk-data" / "version-2"
+        restored.mkdir(parents=True)
+        (restored / f"snapshot.{zxid:x}").write_bytes(body)
+        zk_server = servers.start_zookeeper(tmp_path / "zk", data_dir=tmp_path / "zk-data")
+        reader = KazooClient(hosts=zk_server.hosts, timeout=10)
+        reader.start(timeout=30)
+        reader.add_auth("digest", "admin:secret")
+        assert sorted(reader.get_children("/snap")) == sorted(f"n{i}" for i in range(20))
+        assert reader.get("/snap/n7")[0] == b"value-7"
+        reader.stop()
+    finally:
+        sk.stop()
+        if zk_server is not None:
+            zk_server.stop()

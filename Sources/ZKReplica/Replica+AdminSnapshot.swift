@@ -1,0 +1,57 @@
+import ZKDataTree
+import ZKModel
+
+/// ZooKeeper 3.9's AdminServer `snapshot` command: the caller must hold ALL on `/`, proven
+/// by an `Authorization: <scheme> <data>` header (`digest user:password`, or `ip`), and
+/// one snapshot is taken per rate-limiter interval.
+extension Replica {
+    /// nil: take and send the snapshot; otherwise the HTTP status and JSON to answer.
+    public mutating func adminSnapshotRefusal(authorization: String?, clientAddress: String, now: ReplicaTime) -> (
+        status: Int, json: AdminJSON
+    )? {
+        func refuse(_ status: Int, _ error: String?) -> (status: Int, json: AdminJSON) {
+            (status, .object([("command", .string("snapshot")), ("error", error.map { .string($0) } ?? .null)]))
+        }
+        guard isServing else { return refuse(200, "This ZooKeeper instance is not currently serving requests") }
+        guard let authorization else { return refuse(401, "Auth info is missing for the command") }
+        guard let ids = adminAuthenticate(authorization, clientAddress: clientAddress) else {
+            stats.authFailed += 1
+            return refuse(401, "Not authenticated")
+        }
+        let rootACL = tree.node("/")?.acl ?? []
+        let bits: [Permissions] = [.read, .write, .create, .delete, .admin]
+        guard bits.allSatisfy({ ACLRules.allows(rootACL, $0, ids: ids, skipACL: configuration.skipACL) }) else {
+            return refuse(403, "Not authorized")
+        }
+        guard configuration.adminSnapshotEnabled else { return refuse(503, nil) }
+        // ZooKeeper's snapshot limiter reads its interval setting as microseconds.
+        let intervalMs = configuration.adminRateLimiterIntervalMs / 1000
+        if let last = lastAdminSnapshotMs, now.elapsedMs - last < intervalMs {
+            metrics.count("snapshot_rate_limited_count")
+            return refuse(429, nil)
+        }
+        lastAdminSnapshotMs = now.elapsedMs
+        return nil
+    }
+
+    public mutating func countSnapshotError() { metrics.count("snapshot_error_count") }
+
+    /// The ids an admin request's `Authorization` header proves, as ZooKeeper's providers
+    /// give them; nil when it proves nothing.
+    func adminAuthenticate(_ authorization: String, clientAddress: String) -> [Id]? {
+        let parts = authorization.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 1 || parts.count == 2 else { return nil }
+        switch parts[0] {
+        case "digest":
+            guard parts.count == 2, configuration.digestAuthEnabled else { return nil }
+            let digestId = DigestHash.digestId(forCredentials: parts[1])
+            var ids = [Id(scheme: "digest", id: digestId)]
+            if let superDigest = configuration.superDigest, superDigest == digestId { ids.append(Id(scheme: "super", id: "")) }
+            return ids
+        case "ip":
+            return [Id(scheme: "ip", id: clientAddress)]
+        default:
+            return nil
+        }
+    }
+}
