@@ -56,22 +56,18 @@ public enum MetricsText {
     }
 
     /// One metric family in the exposition format; HELP is the name, as ZooKeeper's.
-    public static func family(_ name: String, type: String, samples: [(suffix: String, labels: String, value: Double)]) -> String {
-        var text = "# HELP \(name) \(name)\n# TYPE \(name) \(type)\n"
-        for sample in samples {
-            text += name + sample.suffix + sample.labels + " " + javaDouble(sample.value) + "\n"
+    /// Every label is followed by a comma, as simpleclient 0.9 writes them.
+    public static func render(_ family: MetricFamily) -> String {
+        var text = "# HELP \(family.name) \(family.name)\n# TYPE \(family.name) \(family.type)\n"
+        for sample in family.samples {
+            let labels = sample.labels.isEmpty ? "" : "{" + sample.labels.map { "\($0.0)=\"\($0.1)\"," }.joined() + "}"
+            text += family.name + sample.suffix + labels + " " + javaDouble(sample.value) + "\n"
         }
         return text
     }
 
-    /// A summary: its quantiles (NaN while there is no recent observation), count and sum.
-    public static func summary(_ name: String, _ summary: MetricSummary) -> String {
-        let quantiles: [Double] = summary.level == .advanced ? [0.5, 0.9, 0.99] : [0.5]
-        var samples: [(suffix: String, labels: String, value: Double)] = quantiles.map { q in
-            ("", "{quantile=\"\(q)\",}", summary.quantile(q).map(Double.init) ?? .nan)
-        }
-        samples.append(("_count", "", Double(summary.totalCount)))
-        samples.append(("_sum", "", Double(summary.totalSum)))
-        return family(name, type: "summary", samples: samples)
+    /// A family of one unlabelled sample.
+    public static func family(_ name: String, type: String, value: Double) -> String {
+        render(MetricFamily(name: name, type: type, samples: [("", [], value)]))
     }
 }

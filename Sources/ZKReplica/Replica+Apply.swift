@@ -16,6 +16,7 @@ extension Replica {
             metrics.count("digest_mismatches_count")
         }
         if peer?.state == .leading { metrics.count("commit_count") }
+        observeTxnLatencies(txn, now: now)
         if appliedRecord != nil {
             let record = AppliedRecord.txn(txn, digest: tree.digest, byServingLeader: peer != nil && isServingLeader)
             appliedRecord?.append(record)
@@ -91,6 +92,18 @@ extension Replica {
         case .failed(let code): return .error(code)
         default: return .error(.runtimeInconsistency)
         }
+    }
+
+    /// ZooKeeper's latencies of an applied txn, from the wall-clock time its leader stamped
+    /// in its header (so clock skew between members shows; negative ones are dropped, as
+    /// ZooKeeper drops them): every member's `propagation_latency`, the leader's
+    /// `quorum_ack_latency`, a learner's `commit_propagation_latency`.
+    mutating func observeTxnLatencies(_ txn: Txn, now: ReplicaTime) {
+        let latency = now.wallMs - txn.header.time
+        guard latency >= 0, isServing else { return }
+        metrics.observe("propagation_latency", latency)
+        guard let peer else { return }
+        metrics.observe(peer.state == .leading ? "quorum_ack_latency" : "commit_propagation_latency", latency)
     }
 
     /// ZooKeeper's summaries of watchers fired per event, by event type.

@@ -43,7 +43,11 @@ extension Replica {
     public mutating func peerMessageReceived(_ message: PeerMessage, from sender: ServerID, now: ReplicaTime) -> [ReplicaAction] {
         actions = []
         guard peer != nil else { return [] }
-        if case .proposal = message { metrics.count("learner_proposal_received_count") }
+        if case .proposal(let txn) = message {
+            metrics.count("learner_proposal_received_count")
+            let latency = now.wallMs - txn.header.time
+            if latency >= 0 { metrics.observe("proposal_latency", latency) }
+        }
         if case .commit = message, peer?.state != .leading { metrics.count("learner_commit_received_count") }
         switch message {
         case .request(let request):
@@ -176,7 +180,14 @@ extension Replica {
             metrics.observe("election_time", now.elapsedMs - since)
             fields["electionMs"] = "\(now.elapsedMs - since)"
             lookingSinceMs = nil
+            syncingSinceMs = now.elapsedMs
             message = "election done"
+        } else if isServing, let since = syncingSinceMs {
+            // A learner's sync with its leader, from the election's end to UPTODATE.
+            if peer?.state == .following { metrics.observe("follower_sync_time", now.elapsedMs - since) }
+            if peer?.state == .observing { metrics.observe("observer_sync_time", now.elapsedMs - since) }
+            fields["syncMs"] = "\(now.elapsedMs - since)"
+            syncingSinceMs = nil
         }
         log(.notice, message, fields)
         for id in connections.keys.sorted() { dropClient(id, now: now) }

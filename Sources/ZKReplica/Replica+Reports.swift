@@ -162,6 +162,9 @@ extension Replica {
     func monitorReport(now: ReplicaTime) -> [(String, String)] {
         let gauges = standaloneMonitorReport(now: now)
         let quorum = quorumMonitorReport(now: now)
+        if configuration.prometheusMetrics {
+            return gauges.prefix(2) + quorum.prefix(1) + prometheusMonitorLines(now: now)
+        }
         return gauges.prefix(2) + quorum.prefix(1) + gauges.dropFirst(2) + quorum.dropFirst(1) + metrics.monitorLines
     }
 

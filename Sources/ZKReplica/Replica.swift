@@ -52,6 +52,8 @@ public struct Replica: Sendable {
     var logLines: [ReplicaLogLine] = []
     /// Elapsed time this member started looking for a leader (`election_time`).
     var lookingSinceMs: Int64?
+    /// Elapsed time the election ended and the sync with the leader began (`follower_sync_time`).
+    var syncingSinceMs: Int64?
     /// The process's open and allowed file descriptors, read by the shell for reports.
     public var fileDescriptors: (open: Int, max: Int) = (0, 0)
     /// Elapsed time at start (for `uptime`).

@@ -76,6 +76,8 @@ public struct ReplicaConfiguration: Sendable {
     public var configurationReport: [(String, String)] = []
     /// Text `conf` prints after the key=value lines (an ensemble's `membership:` block).
     public var configurationReportTail = ""
+    /// ZooKeeper's Prometheus provider is configured: `mntr` prints its samples.
+    public var prometheusMetrics = false
     /// `admin.snapshot.enabled`: the AdminServer's `snapshot` command may run.
     public var adminSnapshotEnabled = true
     /// `admin.rateLimiterIntervalInMS`: one `snapshot` per interval (ZooKeeper's snapshot

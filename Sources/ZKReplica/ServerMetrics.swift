@@ -83,7 +83,9 @@ public struct ServerMetrics: Sendable {
         ("readlatency", .advanced), ("updatelatency", .advanced), ("fsynctime", .basic), ("snapshottime", .basic),
         ("dbinittime", .basic), ("startup_txns_loaded", .basic), ("election_time", .basic), ("node_created_watch_count", .basic),
         ("node_deleted_watch_count", .basic), ("node_changed_watch_count", .basic),
-        ("node_children_watch_count", .basic),
+        ("node_children_watch_count", .basic), ("propagation_latency", .advanced), ("proposal_latency", .advanced),
+        ("commit_propagation_latency", .advanced), ("quorum_ack_latency", .advanced), ("follower_sync_time", .basic),
+        ("observer_sync_time", .basic), ("sync_processor_batch_size", .basic),
     ]
 
     public private(set) var counters: [String: Int64]

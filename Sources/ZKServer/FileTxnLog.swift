@@ -56,6 +56,9 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
     static let syncDurationsKeptMax = 4096
 
     func takeSyncDurationsMs() -> [Int64] { syncDurationsMs.withLockedValue { taken in defer { taken = [] }; return taken } }
+    private let batchSizes = NIOLockedValueBox<[Int64]>([])
+
+    func takeBatchSizes() -> [Int64] { batchSizes.withLockedValue { taken in defer { taken = [] }; return taken } }
     /// Bumped by `reset`; every durability report carries the generation it was written in.
     private var generation: UInt64 = 0
 
@@ -169,6 +172,10 @@ final class FileTxnLog: TxnLogWriter, @unchecked Sendable {
             position += bytes.readableBytes
             fileSize = max(fileSize, position)
             if configuration.forceSync { try timedSync(file) }
+            batchSizes.withLockedValue { kept in
+                if kept.count >= Self.syncDurationsKeptMax { kept.removeFirst(kept.count / 2) }
+                kept.append(Int64(txns.count))
+            }
         } catch {
             fail("\(error)")
             return

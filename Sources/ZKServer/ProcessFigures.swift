@@ -55,6 +55,6 @@ struct ProcessFigures {
             ("process_cpu_seconds_total", "counter", cpuSeconds), ("process_start_time_seconds", "gauge", startTimeSeconds),
             ("process_open_fds", "gauge", Double(openFileDescriptors)), ("process_max_fds", "gauge", Double(maxFileDescriptors)),
             ("process_virtual_memory_bytes", "gauge", virtualBytes), ("process_resident_memory_bytes", "gauge", residentBytes),
-        ].map { name, type, value in MetricsText.family(name, type: type, samples: [("", "", value)]) }.joined()
+        ].map { name, type, value in MetricsText.family(name, type: type, value: value) }.joined()
     }
 }

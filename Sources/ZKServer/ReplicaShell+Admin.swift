@@ -105,11 +105,13 @@ extension ReplicaShell {
         }
         let slowSyncs = txnLog?.slowSyncCount ?? 0
         let syncs = txnLog?.takeSyncDurationsMs() ?? []
+        let batches = txnLog?.takeBatchSizes() ?? []
         let snapshotsMs = snapshots?.takeDurationsMs() ?? []
         let process = ProcessFigures.read()
         handleReport { replica, _ in
             replica.noteDiskFigures(sizes: sizes, lastSnapshot: lastSnapshot, slowSyncs: slowSyncs)
             replica.observeDurations("fsynctime", syncs)
+            replica.observeDurations("sync_processor_batch_size", batches)
             replica.observeDurations("snapshottime", snapshotsMs)
             replica.fileDescriptors = (process.openFileDescriptors, process.maxFileDescriptors)
         }

@@ -236,6 +236,7 @@ public struct ServerConfiguration: Sendable {
         replica.environment = environment
         replica.initialConfigurationText = initialConfigurationText
         replica.adminSnapshotEnabled = adminSnapshotEnabled
+        replica.prometheusMetrics = metrics.enabled
         replica.adminRateLimiterIntervalMs = adminRateLimiterIntervalMs
         let dataPath = (dataDir as NSString).appendingPathComponent("version-2")
         let logPath = ((dataLogDir ?? dataDir) as NSString).appendingPathComponent("version-2")

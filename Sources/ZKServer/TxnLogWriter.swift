@@ -16,4 +16,6 @@ protocol TxnLogWriter: AnyObject, Sendable {
     var slowSyncCount: Int { get }
     /// How long each fsync since the last call took, in ms (`fsynctime`).
     func takeSyncDurationsMs() -> [Int64]
+    /// How many txns each group commit since the last call wrote (`sync_processor_batch_size`).
+    func takeBatchSizes() -> [Int64]
 }

@@ -174,6 +174,8 @@ def check_series(prom: Prometheus, instance: str, expected_znodes: int) -> None:
     for rule in ALERT_RULES:
         prom.query(rule)     # parses and runs; none fires on this small load but `up == 0`'s absence
     assert prom.query("up == 0") == []
+    assert prom.value("sync_processor_batch_size_count", instance) >= 1
+    assert prom.value("propagation_latency_count", instance) >= writes
 
 
 def test_prometheus_scrapes_standalone(tmp_path):
@@ -189,6 +191,11 @@ def test_prometheus_scrapes_standalone(tmp_path):
         time.sleep(1.0)   # reads answered on the connection loops are reported within half a tick
         expected = base + 1 + (WRITES["create"] - 1) - WRITES["delete"]
         check_series(prom, f"{HOST}:{port}", expected)
+        # With ZooKeeper's Prometheus provider, mntr prints the provider's samples.
+        mntr = srv.four_letter("mntr")
+        assert mntr.startswith("zk_version\t") and "zk_server_state\tstandalone\n" in mntr
+        assert f"zk_znode_count\t{float(expected)}\n" in mntr
+        assert 'zk_readlatency{quantile="0.5"}\t' in mntr and "zk_avg_readlatency" not in mntr
     finally:
         if zk is not None:
             zk.stop()
@@ -230,6 +237,12 @@ def test_prometheus_scrapes_ensemble(tmp_path):
         assert prom.value("learner_commit_received_count", follower_target) >= writes + 1
         assert prom.value("election_time_count", follower_target) >= 1
         assert prom.value("looking_count", follower_target) >= 1
+        assert prom.value("follower_sync_time_count", follower_target) >= 1
+        assert prom.value("quorum_ack_latency_count", leader_target) >= writes
+        assert prom.value("commit_propagation_latency_count", follower_target) >= writes
+        assert prom.value("proposal_latency_count", follower_target) >= writes
+        for q in ("0.5", "0.9", "0.99"):
+            assert prom.value(f'quorum_ack_latency{{quantile="{q}"}}', leader_target) is not None
     finally:
         if zk is not None:
             zk.stop()

@@ -59,19 +59,31 @@ import ZKReplica
     }
 
     @Test func prometheusSummaryLinesAreSimpleclients() {
-        var summary = MetricSummary(level: .basic)
-        summary.observe(3)
-        summary.observe(5)
-        #expect(MetricsText.summary("fsynctime", summary) == """
+        var h = ReplicaHarness()
+        h.replica.observeDurations("fsynctime", [3, 5])
+        let text = h.replica.prometheusText(now: h.time)
+        #expect(text.contains("""
             # HELP fsynctime fsynctime
             # TYPE fsynctime summary
             fsynctime{quantile="0.5",} 3.0
             fsynctime_count 2.0
             fsynctime_sum 8.0
 
-            """)
-        let empty = MetricsText.summary("readlatency", MetricSummary(level: .advanced))
-        #expect(empty.contains("readlatency{quantile=\"0.99\",} NaN\n") && empty.contains("readlatency_count 0.0\n"))
+            """))
+        #expect(text.contains("readlatency{quantile=\"0.99\",} NaN\n") && text.contains("readlatency_count 0.0\n"))
+        #expect(text.contains("# TYPE znode_count gauge\nznode_count \(h.replica.tree.nodeCount).0\n"))
+        #expect(text.contains("# TYPE commit_count counter\ncommit_count 0.0\n"))
+    }
+
+    @Test func mntrPrintsPrometheusSamplesWithThatProvider() {
+        var h = ReplicaHarness { $0.prometheusMetrics = true; $0.fourLetterWordWhitelist = ["*"] }
+        h.replica.observeDurations("fsynctime", [3])
+        let text = h.replica.fourLetterWordReceived(1, word: "mntr", now: h.time).compactMap { action -> String? in
+            if case .sendText(_, let text) = action { return text } else { return nil }
+        }.joined()
+        #expect(text.hasPrefix("zk_version\t"))
+        #expect(text.contains("zk_fsynctime{quantile=\"0.5\"}\t3.0\n") && text.contains("zk_znode_count\t\(h.replica.tree.nodeCount).0\n"))
+        #expect(!text.contains("zk_avg_fsynctime"))
     }
 
     @Test func monitorLinesFollowZooKeepersPatterns() {

@@ -63,6 +63,7 @@ final class RecordingLog: TxnLogWriter, @unchecked Sendable {
     func close(done: @escaping @Sendable () -> Void) { done() }
     var slowSyncCount: Int { 0 }
     func takeSyncDurationsMs() -> [Int64] { [] }
+    func takeBatchSizes() -> [Int64] { [] }
 }
 
 /// One client connection through the real handler and shell, on an embedded event loop.
