@@ -27,14 +27,14 @@ extension Replica {
         // ZooKeeper's snapshot limiter reads its interval setting as microseconds.
         let intervalMs = configuration.adminRateLimiterIntervalMs / 1000
         if let last = lastAdminSnapshotMs, now.elapsedMs - last < intervalMs {
-            metrics.count("snapshot_rate_limited_count")
+            metrics.count(.snapshotRateLimitedCount)
             return refuse(429, nil)
         }
         lastAdminSnapshotMs = now.elapsedMs
         return nil
     }
 
-    public mutating func countSnapshotError() { metrics.count("snapshot_error_count") }
+    public mutating func countSnapshotError() { metrics.count(.snapshotErrorCount) }
 
     /// The ids an admin request's `Authorization` header proves, as ZooKeeper's providers
     /// give them; nil when it proves nothing.

@@ -13,9 +13,9 @@ extension Replica {
         // ZooKeeper's learners compare too, and count what differs (`digest_mismatches_count`).
         if let expected = txn.digest, expected != tree.digest {
             stats.digestMismatches += 1
-            metrics.count("digest_mismatches_count")
+            metrics.count(.digestMismatchesCount)
         }
-        if peer?.state == .leading { metrics.count("commit_count") }
+        if peer?.state == .leading { metrics.count(.commitCount) }
         observeTxnLatencies(txn, now: now)
         if appliedRecord != nil {
             let record = AppliedRecord.txn(txn, digest: tree.digest, byServingLeader: peer != nil && isServingLeader)
@@ -101,15 +101,15 @@ extension Replica {
     mutating func observeTxnLatencies(_ txn: Txn, now: ReplicaTime) {
         let latency = now.wallMs - txn.header.time
         guard latency >= 0, isServing else { return }
-        metrics.observe("propagation_latency", latency)
+        metrics.observe(.propagationLatency, latency)
         guard let peer else { return }
-        metrics.observe(peer.state == .leading ? "quorum_ack_latency" : "commit_propagation_latency", latency)
+        metrics.observe(peer.state == .leading ? .quorumAckLatency : .commitPropagationLatency, latency)
     }
 
     /// ZooKeeper's summaries of watchers fired per event, by event type.
-    static let watchCountSummary: [EventType: String] = [
-        .nodeCreated: "node_created_watch_count", .nodeDeleted: "node_deleted_watch_count",
-        .nodeDataChanged: "node_changed_watch_count", .nodeChildrenChanged: "node_children_watch_count",
+    static let watchCountSummary: [EventType: MetricSummaryName] = [
+        .nodeCreated: .nodeCreatedWatchCount, .nodeDeleted: .nodeDeletedWatchCount,
+        .nodeDataChanged: .nodeChangedWatchCount, .nodeChildrenChanged: .nodeChildrenWatchCount,
     ]
 
     /// Sends a notification to every watcher the trigger fires, if it may read the node.
@@ -122,7 +122,7 @@ extension Replica {
             guard let ids = connections[watcher]?.ids, connections[watcher]?.phase.isClosed == false else { continue }
             guard ACLRules.allows(trigger.acl, .read, ids: ids, skipACL: configuration.skipACL) else { continue }
             let event = WatchedEvent(type: trigger.type, path: trigger.path)
-            metrics.count("watch_bytes", by: Int64(EncodedSize.notification(event)))
+            metrics.count(.watchBytes, by: Int64(EncodedSize.notification(event)))
             send(.sendNotification(watcher, event, zxid: zxid))
             stats.packetsSent += 1
         }

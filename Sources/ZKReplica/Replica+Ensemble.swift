@@ -27,7 +27,7 @@ extension Replica {
         self.init(configuration: configuration, now: now, monotonicMs: monotonicMs, tree: tree, sessionTimeouts: sessionTimeouts)
         peer = Peer(configuration: peerConfiguration, durable: durable, now: now.elapsedMs)
         // A member starts by looking for a leader.
-        metrics.count("looking_count")
+        metrics.count(.lookingCount)
         lookingSinceMs = now.elapsedMs
     }
 
@@ -44,11 +44,11 @@ extension Replica {
         actions = []
         guard peer != nil else { return [] }
         if case .proposal(let txn) = message {
-            metrics.count("learner_proposal_received_count")
+            metrics.count(.learnerProposalReceivedCount)
             let latency = now.wallMs - txn.header.time
-            if latency >= 0 { metrics.observe("proposal_latency", latency) }
+            if latency >= 0 { metrics.observe(.proposalLatency, latency) }
         }
-        if case .commit = message, peer?.state != .leading { metrics.count("learner_commit_received_count") }
+        if case .commit = message, peer?.state != .leading { metrics.count(.learnerCommitReceivedCount) }
         switch message {
         case .request(let request):
             if isServingLeader { leaderPrepare(request, from: sender, now: now) }
@@ -119,8 +119,8 @@ extension Replica {
             case .send(let to, .syncRequest(let requestId, nil)):
                 actions.append(.peer(.send(to: to, .syncRequest(requestId: requestId, origin: syncOrigin(requestId)))))
             case .send(_, let message):
-                if case .diff = message { metrics.count("diff_count") }
-                if case .snap = message { metrics.count("snap_count") }
+                if case .diff = message { metrics.count(.diffCount) }
+                if case .snap = message { metrics.count(.snapCount) }
                 actions.append(.peer(action))
             case .persistAcceptedEpoch, .persistCurrentEpoch, .closeConnection, .truncateLog, .notice, .readLogForLearner:
                 actions.append(.peer(action))
@@ -173,19 +173,19 @@ extension Replica {
         if let leader = peer?.leaderId { fields["leader"] = "\(leader)" }
         var message = isServing ? "serving" : "role changed"
         if peer?.state == .looking {
-            metrics.count("looking_count")
+            metrics.count(.lookingCount)
             lookingSinceMs = now.elapsedMs
             message = "looking for a leader"
         } else if let since = lookingSinceMs {
-            metrics.observe("election_time", now.elapsedMs - since)
+            metrics.observe(.electionTime, now.elapsedMs - since)
             fields["electionMs"] = "\(now.elapsedMs - since)"
             lookingSinceMs = nil
             syncingSinceMs = now.elapsedMs
             message = "election done"
         } else if isServing, let since = syncingSinceMs {
             // A learner's sync with its leader, from the election's end to UPTODATE.
-            if peer?.state == .following { metrics.observe("follower_sync_time", now.elapsedMs - since) }
-            if peer?.state == .observing { metrics.observe("observer_sync_time", now.elapsedMs - since) }
+            if peer?.state == .following { metrics.observe(.followerSyncTime, now.elapsedMs - since) }
+            if peer?.state == .observing { metrics.observe(.observerSyncTime, now.elapsedMs - since) }
             fields["syncMs"] = "\(now.elapsedMs - since)"
             syncingSinceMs = nil
         }
@@ -307,7 +307,7 @@ extension Replica {
         guard let leader = peer?.leaderId else { return close(id) }
         connections[id]?.phase = .awaitingRevalidation(sessionId)
         revalidatingSessions[sessionId, default: []].append(id)
-        metrics.count("revalidate_count")
+        metrics.count(.revalidateCount)
         actions.append(.peer(.send(to: leader, .revalidate(sessionId: sessionId, timeoutMs: timeoutMs))))
     }
 

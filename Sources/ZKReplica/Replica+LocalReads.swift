@@ -25,7 +25,7 @@ extension Replica {
         stats.packetsSent += count
         // Answered within the millisecond they arrived in: ZooKeeper's whole-ms latency is 0.
         stats.recordLatency(0, times: count)
-        metrics.observe("readlatency", 0, times: count)
+        metrics.observe(.readlatency, 0, times: count)
         connections.peek(id) { connection in
             connection.stats.packetsReceived += count
             connection.stats.packetsSent += count

@@ -16,18 +16,18 @@ extension Replica {
             guard let number = Double(value) else { continue }  // version, server_state, peer_state
             families.append(MetricFamily(name: name, type: "gauge", samples: [("", [], number)]))
         }
-        for name in ServerMetrics.counterNames {
-            families.append(MetricFamily(name: name, type: "counter", samples: [("", [], Double(metrics.counters[name]!))]))
+        for counter in MetricCounter.allCases {
+            families.append(MetricFamily(name: counter.name, type: "counter", samples: [("", [], Double(metrics[counter]))]))
         }
-        for (name, level) in ServerMetrics.summaryLevels {
-            let summary = metrics.summaries[name]!
-            let quantiles: [Double] = level == .advanced ? [0.5, 0.9, 0.99] : [0.5]
+        for summaryName in MetricSummaryName.allCases {
+            let summary = metrics[summaryName]
+            let quantiles: [Double] = summaryName.level == .advanced ? [0.5, 0.9, 0.99] : [0.5]
             var samples: [(suffix: String, labels: [(String, String)], value: Double)] = quantiles.map { q in
                 ("", [("quantile", "\(q)")], summary.quantile(q).map(Double.init) ?? .nan)
             }
             samples.append(("_count", [], Double(summary.totalCount)))
             samples.append(("_sum", [], Double(summary.totalSum)))
-            families.append(MetricFamily(name: name, type: "summary", samples: samples))
+            families.append(MetricFamily(name: summaryName.name, type: "summary", samples: samples))
         }
         return families
     }
@@ -50,7 +50,7 @@ extension Replica {
     }
 
     /// What the shell timed outside the replica (the log's fsyncs, snapshots, start-up).
-    public mutating func observeDurations(_ name: String, _ valuesMs: [Int64]) {
+    public mutating func observeDurations(_ name: MetricSummaryName, _ valuesMs: [Int64]) {
         for value in valuesMs { metrics.observe(name, value) }
     }
 }

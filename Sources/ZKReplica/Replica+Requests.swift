@@ -259,11 +259,11 @@ extension Replica {
         let bytes = frameBytes ?? action.frameBytes ?? EncodedSize.framePrefix
         send(action, frameBytes: bytes)
         stats.recordResponse(bytes: Int64(bytes - EncodedSize.framePrefix))
-        metrics.count("response_bytes", by: Int64(bytes))
+        metrics.count(.responseBytes, by: Int64(bytes))
         let latency = max(0, now.elapsedMs - receivedAtMs)
         stats.recordLatency(latency)
         // ZooKeeper: requests that made a txn count as updates, every other one (pings too) as a read.
-        metrics.observe(Self.txnOpCodes.contains(opCode) ? "updatelatency" : "readlatency", latency)
+        metrics.observe(Self.txnOpCodes.contains(opCode) ? .updatelatency : .readlatency, latency)
         stats.packetsSent += 1
         connections.peek(id) { $0.stats.recordReply(zxid: header.zxid, latencyMs: latency, now: now.elapsedMs) }
     }

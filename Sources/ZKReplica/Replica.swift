@@ -151,9 +151,9 @@ public struct Replica: Sendable {
         connectionsByAddress[address, default: 0] += 1
         // The handshake deadline: a ConnectRequest must arrive within this time.
         connectionExpiry.update(id, now: now.elapsedMs, timeoutMs: configuration.sessionlessConnectionTimeoutMs)
-        metrics.count("connection_request_count")
+        metrics.count(.connectionRequestCount)
         if configuration.maxClientCnxns > 0 && fromSameAddress >= configuration.maxClientCnxns {
-            metrics.count("connection_rejected")
+            metrics.count(.connectionRejected)
             actions.append(.notice(id, "too many connections from \(address) (maxClientCnxns \(configuration.maxClientCnxns)); closing"))
             close(id)
         }
@@ -207,7 +207,7 @@ public struct Replica: Sendable {
         actions = []
         guard let (phase, negotiatedTimeoutMs) = connections.peek(id, { ($0.phase, $0.negotiatedTimeoutMs) }) else { return [] }
         if case .closed = phase { return [] }
-        metrics.count("bytes_received_count", by: Int64(frame.readableBytes + EncodedSize.framePrefix))
+        metrics.count(.bytesReceivedCount, by: Int64(frame.readableBytes + EncodedSize.framePrefix))
         if case .established = phase {
             // Idleness is silence from the client: any frame counts, handled yet or not.
             let timeoutMs = Int64(negotiatedTimeoutMs)
@@ -364,7 +364,7 @@ public struct Replica: Sendable {
 
     mutating func appendTxn(_ txn: Txn, connection: ConnectionID?, now: ReplicaTime) {
         if peer != nil {
-            metrics.count("proposal_count")
+            metrics.count(.proposalCount)
             var txn = txn
             if configuration.digestEnabled { txn.digest = digests.project(txn, tree: tree) }
             drivePeer(now: now) { [txn] in $0.propose(txn, now: now.elapsedMs) }
@@ -388,7 +388,7 @@ public struct Replica: Sendable {
         for id in connectionExpiry.poll(now: now.elapsedMs) {
             guard let phase = connections[id]?.phase else { continue }
             if case .closed = phase { continue }
-            if case .awaitingConnect = phase { metrics.count("sessionless_connections_expired") }
+            if case .awaitingConnect = phase { metrics.count(.sessionlessConnectionsExpired) }
             close(id)
             _ = connectionClosed(id, now: now)
         }

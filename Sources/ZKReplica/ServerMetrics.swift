@@ -66,59 +66,103 @@ public struct MetricSummary: Sendable {
     }
 }
 
-/// The counters and summaries of ZooKeeper's `ServerMetrics` that SwiftKeeper measures,
-/// under ZooKeeper's names (the gauges come from the replica's state when reported).
+/// ZooKeeper's ServerMetrics counters that SwiftKeeper counts; `name` is ZooKeeper's.
+public enum MetricCounter: Int, CaseIterable, Sendable {
+    case commitCount, proposalCount, lookingCount, diffCount, snapCount, learnerProposalReceivedCount, learnerCommitReceivedCount, bytesReceivedCount, responseBytes, watchBytes, connectionRequestCount, connectionRejected, sessionlessConnectionsExpired, revalidateCount, digestMismatchesCount, snapshotErrorCount, snapshotRateLimitedCount
+
+    public var name: String {
+        switch self {
+        case .commitCount: return "commit_count"
+        case .proposalCount: return "proposal_count"
+        case .lookingCount: return "looking_count"
+        case .diffCount: return "diff_count"
+        case .snapCount: return "snap_count"
+        case .learnerProposalReceivedCount: return "learner_proposal_received_count"
+        case .learnerCommitReceivedCount: return "learner_commit_received_count"
+        case .bytesReceivedCount: return "bytes_received_count"
+        case .responseBytes: return "response_bytes"
+        case .watchBytes: return "watch_bytes"
+        case .connectionRequestCount: return "connection_request_count"
+        case .connectionRejected: return "connection_rejected"
+        case .sessionlessConnectionsExpired: return "sessionless_connections_expired"
+        case .revalidateCount: return "revalidate_count"
+        case .digestMismatchesCount: return "digest_mismatches_count"
+        case .snapshotErrorCount: return "snapshot_error_count"
+        case .snapshotRateLimitedCount: return "snapshot_rate_limited_count"
+        }
+    }
+}
+
+/// ZooKeeper's ServerMetrics summaries that SwiftKeeper observes; `name` is ZooKeeper's.
+public enum MetricSummaryName: Int, CaseIterable, Sendable {
+    case readlatency, updatelatency, fsynctime, snapshottime, dbinittime, startupTxnsLoaded, electionTime, nodeCreatedWatchCount, nodeDeletedWatchCount, nodeChangedWatchCount, nodeChildrenWatchCount, propagationLatency, proposalLatency, commitPropagationLatency, quorumAckLatency, followerSyncTime, observerSyncTime, syncProcessorBatchSize
+
+    public var name: String {
+        switch self {
+        case .readlatency: return "readlatency"
+        case .updatelatency: return "updatelatency"
+        case .fsynctime: return "fsynctime"
+        case .snapshottime: return "snapshottime"
+        case .dbinittime: return "dbinittime"
+        case .startupTxnsLoaded: return "startup_txns_loaded"
+        case .electionTime: return "election_time"
+        case .nodeCreatedWatchCount: return "node_created_watch_count"
+        case .nodeDeletedWatchCount: return "node_deleted_watch_count"
+        case .nodeChangedWatchCount: return "node_changed_watch_count"
+        case .nodeChildrenWatchCount: return "node_children_watch_count"
+        case .propagationLatency: return "propagation_latency"
+        case .proposalLatency: return "proposal_latency"
+        case .commitPropagationLatency: return "commit_propagation_latency"
+        case .quorumAckLatency: return "quorum_ack_latency"
+        case .followerSyncTime: return "follower_sync_time"
+        case .observerSyncTime: return "observer_sync_time"
+        case .syncProcessorBatchSize: return "sync_processor_batch_size"
+        }
+    }
+
+    /// ZooKeeper's detail level for it.
+    public var level: MetricSummary.Level {
+        switch self {
+        case .readlatency, .updatelatency, .propagationLatency, .proposalLatency, .commitPropagationLatency, .quorumAckLatency: return .advanced
+        default: return .basic
+        }
+    }
+}
+
+/// The counters and summaries of ZooKeeper's `ServerMetrics` that SwiftKeeper measures
+/// (the gauges come from the replica's state when reported). Indexed by the enums' raw
+/// values: counting on the request path costs an array store, not a name's hash.
 public struct ServerMetrics: Sendable {
-    /// Every counter ZooKeeper's dashboards read that has a meaning here, at 0 until counted.
-    public static let counterNames = [
-        "commit_count", "proposal_count", "looking_count", "diff_count", "snap_count",
-        "learner_proposal_received_count", "learner_commit_received_count", "bytes_received_count",
-        "response_bytes", "watch_bytes", "connection_request_count", "connection_rejected",
-        "sessionless_connections_expired", "revalidate_count", "digest_mismatches_count",
-        "snapshot_error_count", "snapshot_rate_limited_count",
-    ]
+    public private(set) var counters = [Int64](repeating: 0, count: MetricCounter.allCases.count)
+    public private(set) var summaries = MetricSummaryName.allCases.map { MetricSummary(level: $0.level) }
 
-    /// Every summary, with ZooKeeper's level for it.
-    public static let summaryLevels: [(String, MetricSummary.Level)] = [
-        ("readlatency", .advanced), ("updatelatency", .advanced), ("fsynctime", .basic), ("snapshottime", .basic),
-        ("dbinittime", .basic), ("startup_txns_loaded", .basic), ("election_time", .basic), ("node_created_watch_count", .basic),
-        ("node_deleted_watch_count", .basic), ("node_changed_watch_count", .basic),
-        ("node_children_watch_count", .basic), ("propagation_latency", .advanced), ("proposal_latency", .advanced),
-        ("commit_propagation_latency", .advanced), ("quorum_ack_latency", .advanced), ("follower_sync_time", .basic),
-        ("observer_sync_time", .basic), ("sync_processor_batch_size", .basic),
-    ]
+    public init() {}
 
-    public private(set) var counters: [String: Int64]
-    public private(set) var summaries: [String: MetricSummary]
+    public subscript(counter: MetricCounter) -> Int64 { counters[counter.rawValue] }
+    public subscript(summary: MetricSummaryName) -> MetricSummary { summaries[summary.rawValue] }
 
-    public init() {
-        counters = Dictionary(uniqueKeysWithValues: Self.counterNames.map { ($0, 0) })
-        summaries = Dictionary(uniqueKeysWithValues: Self.summaryLevels.map { ($0.0, MetricSummary(level: $0.1)) })
+    public mutating func count(_ counter: MetricCounter, by amount: Int64 = 1) {
+        counters[counter.rawValue] += amount
     }
 
-    public mutating func count(_ name: String, by amount: Int64 = 1) {
-        precondition(counters[name] != nil, "counter \(name) is not one of ServerMetrics.counterNames")
-        counters[name]! += amount
-    }
-
-    public mutating func observe(_ name: String, _ value: Int64, times: Int = 1) {
-        precondition(summaries[name] != nil, "summary \(name) is not one of ServerMetrics.summaryLevels")
-        summaries[name]!.observe(value, times: times)
+    public mutating func observe(_ summary: MetricSummaryName, _ value: Int64, times: Int = 1) {
+        summaries[summary.rawValue].observe(value, times: times)
     }
 
     /// `srst`: the summaries' `mntr` figures restart; counters keep counting, as
     /// ZooKeeper's `ServerMetrics` do.
     public mutating func resetSummaries() {
-        for name in summaries.keys { summaries[name]!.reset() }
+        for index in summaries.indices { summaries[index].reset() }
     }
 
     /// The `mntr` lines of the counters and summaries, in ZooKeeper's groups: counters,
     /// then basic summaries, then advanced ones.
     public var monitorLines: [(String, String)] {
-        var lines = Self.counterNames.map { ($0, "\(counters[$0]!)") }
+        var lines = MetricCounter.allCases.map { ($0.name, "\(self[$0])") }
         for level in [MetricSummary.Level.basic, .advanced] {
-            for (name, summaryLevel) in Self.summaryLevels where summaryLevel == level {
-                let summary = summaries[name]!
+            for summaryName in MetricSummaryName.allCases where summaryName.level == level {
+                let summary = self[summaryName]
+                let name = summaryName.name
                 lines += [
                     ("avg_\(name)", MetricsText.decimal4(summary.average)), ("min_\(name)", "\(summary.min)"),
                     ("max_\(name)", "\(summary.max)"), ("cnt_\(name)", "\(summary.count)"), ("sum_\(name)", "\(summary.sum)"),

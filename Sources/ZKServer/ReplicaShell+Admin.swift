@@ -110,9 +110,9 @@ extension ReplicaShell {
         let process = ProcessFigures.read()
         handleReport { replica, _ in
             replica.noteDiskFigures(sizes: sizes, lastSnapshot: lastSnapshot, slowSyncs: slowSyncs)
-            replica.observeDurations("fsynctime", syncs)
-            replica.observeDurations("sync_processor_batch_size", batches)
-            replica.observeDurations("snapshottime", snapshotsMs)
+            replica.observeDurations(.fsynctime, syncs)
+            replica.observeDurations(.syncProcessorBatchSize, batches)
+            replica.observeDurations(.snapshottime, snapshotsMs)
             replica.fileDescriptors = (process.openFileDescriptors, process.maxFileDescriptors)
         }
     }

@@ -133,8 +133,8 @@ public final class StandaloneServer: Sendable {
     func noteStartup(_ shell: ReplicaShell, loadMs: Int64, replayedTxns: Int) {
         shell.eventLoop.execute {
             shell.handleReport { replica, _ in
-                replica.observeDurations("dbinittime", [loadMs])
-                replica.observeDurations("startup_txns_loaded", [Int64(replayedTxns)])
+                replica.observeDurations(.dbinittime, [loadMs])
+                replica.observeDurations(.startupTxnsLoaded, [Int64(replayedTxns)])
             }
         }
     }

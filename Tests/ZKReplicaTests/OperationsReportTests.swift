@@ -60,7 +60,7 @@ import ZKReplica
 
     @Test func prometheusSummaryLinesAreSimpleclients() {
         var h = ReplicaHarness()
-        h.replica.observeDurations("fsynctime", [3, 5])
+        h.replica.observeDurations(.fsynctime, [3, 5])
         let text = h.replica.prometheusText(now: h.time)
         #expect(text.contains("""
             # HELP fsynctime fsynctime
@@ -77,7 +77,7 @@ import ZKReplica
 
     @Test func mntrPrintsPrometheusSamplesWithThatProvider() {
         var h = ReplicaHarness { $0.prometheusMetrics = true; $0.fourLetterWordWhitelist = ["*"] }
-        h.replica.observeDurations("fsynctime", [3])
+        h.replica.observeDurations(.fsynctime, [3])
         let text = h.replica.fourLetterWordReceived(1, word: "mntr", now: h.time).compactMap { action -> String? in
             if case .sendText(_, let text) = action { return text } else { return nil }
         }.joined()
@@ -88,9 +88,9 @@ import ZKReplica
 
     @Test func monitorLinesFollowZooKeepersPatterns() {
         var metrics = ServerMetrics()
-        metrics.count("commit_count", by: 3)
-        metrics.observe("fsynctime", 2)
-        metrics.observe("readlatency", 7)
+        metrics.count(.commitCount, by: 3)
+        metrics.observe(.fsynctime, 2)
+        metrics.observe(.readlatency, 7)
         let lines = Dictionary(metrics.monitorLines, uniquingKeysWith: { first, _ in first })
         #expect(lines["commit_count"] == "3")
         #expect(lines["avg_fsynctime"] == "2.0" && lines["cnt_fsynctime"] == "1" && lines["sum_fsynctime"] == "2")
@@ -102,7 +102,7 @@ import ZKReplica
         h.connect(1)
         _ = h.replica.readsAnsweredLocally(1, count: 5, now: h.time)
         #expect(h.replica.stats.latencyCount == 5)
-        #expect(h.replica.metrics.summaries["readlatency"]?.count == 5)
+        #expect(h.replica.metrics[.readlatency].count == 5)
     }
 
     @Test func sessionEventsAreLogged() {
