@@ -1,3 +1,5 @@
+import ZKModel
+
 /// A JSON value with its object keys in a fixed order: an AdminServer command's answer.
 /// `rendered` prints it as ZooKeeper's AdminServer does (Jackson's default pretty printer:
 /// two-space indents, `"key" : value`, arrays on one line, `{ }` and `[ ]` when empty), so
@@ -31,8 +33,8 @@ public indirect enum AdminJSON: Sendable {
         case .null: text += "null"
         case .bool(let value): text += value ? "true" : "false"
         case .int(let value): text += "\(value)"
-        case .double(let value): text += Self.javaDouble(value)
-        case .string(let value): Self.quote(value, into: &text)
+        case .double(let value): text += MetricsText.javaDouble(value)
+        case .string(let value): text += JacksonText.quoted(value)
         case .array(let elements):
             guard !elements.isEmpty else { return text += "[ ]" }
             text += "[ "
@@ -46,44 +48,11 @@ public indirect enum AdminJSON: Sendable {
             text += "{\n"
             let indent = String(repeating: "  ", count: level + 1)
             for (index, (key, value)) in fields.enumerated() {
-                text += indent
-                Self.quote(key, into: &text)
-                text += " : "
+                text += indent + JacksonText.quoted(key) + " : "
                 value.render(into: &text, level: level + 1)
                 text += index == fields.count - 1 ? "\n" : ",\n"
             }
             text += String(repeating: "  ", count: level) + "}"
         }
-    }
-
-    /// Java's `Double.toString` for the values statistics take: at least one decimal.
-    static func javaDouble(_ value: Double) -> String {
-        guard value.isFinite else { return value.isNaN ? "\"NaN\"" : (value > 0 ? "\"Infinity\"" : "\"-Infinity\"") }
-        var text = "\(value)"
-        if !text.contains(".") && !text.contains("e") { text += ".0" }
-        return text
-    }
-
-    static func quote(_ value: String, into text: inout String) {
-        text += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": text += "\\\""
-            case "\\": text += "\\\\"
-            case "\n": text += "\\n"
-            case "\r": text += "\\r"
-            case "\t": text += "\\t"
-            case "\u{08}": text += "\\b"
-            case "\u{0C}": text += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    text.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        text += "\""
     }
 }

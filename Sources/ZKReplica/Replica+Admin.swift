@@ -27,7 +27,7 @@ extension Replica {
         ["dirs"], ["dump"], ["environment", "env", "envi"], ["get_trace_mask", "gtmk"], ["hash"],
         ["initial_configuration", "icfg"], ["is_read_only", "isro"], ["last_snapshot", "lsnp"], ["leader", "lead"],
         ["monitor", "mntr"], ["observer_connection_stat_reset", "orst"], ["observers", "obsr"], ["ruok"],
-        ["server_stats", "srvr"], ["set_trace_mask", "stmk"], ["snapshot", "snap"], ["stat_reset", "srst"], ["stats", "stat"],
+        ["server_stats", "srvr"], ["set_trace_mask", "stmk"], ["snapshot", "snap"], ["restore", "rest"], ["stat_reset", "srst"], ["stats", "stat"],
         ["system_properties", "sysp"], ["voting_view"], ["watch_summary", "wchs"], ["watches", "wchc"],
         ["watches_by_path", "wchp"], ["zabstate"],
     ]
@@ -120,7 +120,8 @@ extension Replica {
                 (path, .array(watchers.map { .int(connections[$0]?.sessionId ?? 0) }))
             }))]
         case "zabstate": return adminZabState
-        case "snapshot": return [("error", .string("snapshot runs through adminSnapshotRefusal and the shell"))]
+        case "snapshot", "restore":
+            return [("error", .string("\(primary) runs through the shell (adminSnapshotRefusal, adminRestoreRefusal)"))]
         default: preconditionFailure("admin command \(primary) is listed but has no answer")
         }
     }

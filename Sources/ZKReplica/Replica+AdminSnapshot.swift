@@ -55,3 +55,62 @@ extension Replica {
         }
     }
 }
+
+/// ZooKeeper 3.9's `restore` (POST a snapshot): the same authentication as `snapshot`, one
+/// per `admin.rateLimiterIntervalInMS` (in ms here, as ZooKeeper's restore limiter reads it).
+/// Standalone only: an ensemble member's restored tree would not be its ensemble's.
+extension Replica {
+    public mutating func adminRestoreRefusal(authorization: String?, clientAddress: String, bodyBytes: Int, now: ReplicaTime) -> (
+        status: Int, json: AdminJSON
+    )? {
+        func refuse(_ status: Int, _ error: String?) -> (status: Int, json: AdminJSON) {
+            (status, .object([("command", .string("restore")), ("error", error.map { .string($0) } ?? .null)]))
+        }
+        guard isServing else { return refuse(200, "This ZooKeeper instance is not currently serving requests") }
+        guard let authorization else { return refuse(401, "Auth info is missing for the command") }
+        guard let ids = adminAuthenticate(authorization, clientAddress: clientAddress) else {
+            stats.authFailed += 1
+            return refuse(401, "Not authenticated")
+        }
+        let rootACL = tree.node("/")?.acl ?? []
+        let bits: [Permissions] = [.read, .write, .create, .delete, .admin]
+        guard bits.allSatisfy({ ACLRules.allows(rootACL, $0, ids: ids, skipACL: configuration.skipACL) }) else {
+            return refuse(403, "Not authorized")
+        }
+        guard configuration.adminRestoreEnabled else { return refuse(503, nil) }
+        guard peer == nil else { return refuse(500, "restore is supported on a standalone server only") }
+        guard bodyBytes > 0 else { return refuse(400, nil) }
+        if let last = lastAdminRestoreMs, now.elapsedMs - last < configuration.adminRateLimiterIntervalMs {
+            metrics.count(.restoreRateLimitedCount)
+            return refuse(429, nil)
+        }
+        lastAdminRestoreMs = now.elapsedMs
+        return nil
+    }
+
+    /// A standalone server takes a restored snapshot as its state: every connection is
+    /// closed (its client reconnects; a session the snapshot does not hold is gone), the
+    /// txns not yet durable are dropped with their connections, and the next txn follows the
+    /// snapshot's zxid. The shell has already closed the log and put the snapshot on disk.
+    public mutating func restoreFromSnapshot(tree: DataTree, sessionTimeouts: [SessionID: Int32], now: ReplicaTime) -> [ReplicaAction] {
+        precondition(peer == nil, "restore on an ensemble member \(configuration.serverId)")
+        actions = []
+        let before = self.tree.lastProcessedZxid
+        inFlight.removeAll()
+        expiring.removeAll()
+        for id in connections.keys.sorted() {
+            close(id)
+            _ = connectionClosed(id, now: now)
+        }
+        replaceState(tree: tree, sessionTimeouts: sessionTimeouts, now: now)
+        lastPreparedZxid = tree.lastProcessedZxid
+        durableZxid = tree.lastProcessedZxid
+        log(.notice, "restored from a snapshot", [
+            "zxidBefore": "0x\(hex(before))", "zxid": "0x\(hex(tree.lastProcessedZxid))", "nodes": "\(tree.nodeCount)",
+            "sessions": "\(sessionTimeouts.count)",
+        ])
+        return takeActions(now: now)
+    }
+
+    public mutating func countRestoreError() { metrics.count(.restoreErrorCount) }
+}

@@ -79,8 +79,9 @@ public struct Replica: Sendable {
     /// Bytes in the snapshot and log directories, refreshed by the shell before a four-letter
     /// word runs (`dirs`, `conf`).
     public var directorySizes: (snapshotBytes: Int64, logBytes: Int64) = (0, 0)
-    /// When the AdminServer's `snapshot` last ran (its rate limit).
+    /// When the AdminServer's `snapshot` and `restore` last ran (their rate limits).
     var lastAdminSnapshotMs: Int64?
+    var lastAdminRestoreMs: Int64?
     /// `get_trace_mask` / `set_trace_mask` (kept, not used: there is no request tracing).
     var traceMask = Replica.defaultTraceMask
     /// The newest snapshot on disk, refreshed by the shell before `last_snapshot` runs.

@@ -80,6 +80,8 @@ public struct ReplicaConfiguration: Sendable {
     public var prometheusMetrics = false
     /// `admin.snapshot.enabled`: the AdminServer's `snapshot` command may run.
     public var adminSnapshotEnabled = true
+    /// `admin.restore.enabled`: the AdminServer's `restore` command may run.
+    public var adminRestoreEnabled = true
     /// `admin.rateLimiterIntervalInMS`: one `snapshot` per interval (ZooKeeper's snapshot
     /// limiter takes the number as microseconds, so 300000 means 300 ms there and here).
     public var adminRateLimiterIntervalMs: Int64 = 300_000

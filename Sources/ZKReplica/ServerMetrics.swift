@@ -68,7 +68,7 @@ public struct MetricSummary: Sendable {
 
 /// ZooKeeper's ServerMetrics counters that SwiftKeeper counts; `name` is ZooKeeper's.
 public enum MetricCounter: Int, CaseIterable, Sendable {
-    case commitCount, proposalCount, lookingCount, diffCount, snapCount, learnerProposalReceivedCount, learnerCommitReceivedCount, bytesReceivedCount, responseBytes, watchBytes, connectionRequestCount, connectionRejected, sessionlessConnectionsExpired, revalidateCount, digestMismatchesCount, snapshotErrorCount, snapshotRateLimitedCount
+    case commitCount, proposalCount, lookingCount, diffCount, snapCount, learnerProposalReceivedCount, learnerCommitReceivedCount, bytesReceivedCount, responseBytes, watchBytes, connectionRequestCount, connectionRejected, sessionlessConnectionsExpired, revalidateCount, digestMismatchesCount, snapshotErrorCount, snapshotRateLimitedCount, restoreErrorCount, restoreRateLimitedCount
 
     public var name: String {
         switch self {
@@ -89,6 +89,8 @@ public enum MetricCounter: Int, CaseIterable, Sendable {
         case .digestMismatchesCount: return "digest_mismatches_count"
         case .snapshotErrorCount: return "snapshot_error_count"
         case .snapshotRateLimitedCount: return "snapshot_rate_limited_count"
+        case .restoreErrorCount: return "restore_error_count"
+        case .restoreRateLimitedCount: return "restore_rate_limited_count"
         }
     }
 }

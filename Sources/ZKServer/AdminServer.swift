@@ -13,6 +13,9 @@ struct AdminServerConfiguration: Sendable {
     var commandURL = "/commands"
     /// A connection with no request for this long is closed (`admin.idleTimeout`).
     var idleTimeoutMs: Int64 = 30_000
+    /// The largest body a `restore` may post (SwiftKeeper's own limit: the snapshot is held
+    /// in memory while it is read); past it the request is answered 413 and closed.
+    var restoreBytesMax = 1 << 30
 }
 
 /// ZooKeeper's AdminServer on SwiftNIO's HTTP/1.1: `GET <commandURL>/<name>?key=value`
@@ -24,27 +27,9 @@ enum AdminServer {
         _ configuration: AdminServerConfiguration, shell: ReplicaShell, group: EventLoopGroup, logger: Logger
     ) -> Channel? {
         guard configuration.enabled else { return nil }
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        IdleStateHandler(allTimeout: .milliseconds(configuration.idleTimeoutMs)),
-                        AdminHTTPHandler(shell: shell, commandURL: configuration.commandURL),
-                    ])
-                }
-            }
-        do {
-            let channel = try bootstrap.bind(host: configuration.address, port: configuration.port).wait()
-            logger.info(
-                "AdminServer serving",
-                metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "commandURL": "\(configuration.commandURL)"])
-            return channel
-        } catch {
-            logger.error(
-                "AdminServer not started: cannot bind its port (admin.serverAddress, admin.serverPort)",
-                metadata: ["address": "\(configuration.address):\(configuration.port)", "error": "\(error)"])
-            return nil
+        return HTTPPort.bind("AdminServer", host: configuration.address, port: configuration.port, group: group, logger: logger) {
+            [IdleStateHandler(allTimeout: .milliseconds(configuration.idleTimeoutMs)),
+             AdminHTTPHandler(shell: shell, commandURL: configuration.commandURL, bodyBytesMax: configuration.restoreBytesMax)]
         }
     }
 }
@@ -56,19 +41,34 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private let shell: ReplicaShell
     private let commandURL: String
+    private let bodyBytesMax: Int
     private var head: HTTPRequestHead?
+    /// A POST's body (`restore`'s snapshot), at most `bodyBytesMax`.
+    private var body: ByteBuffer?
+    private var refusedBody = false
 
-    init(shell: ReplicaShell, commandURL: String) {
+    init(shell: ReplicaShell, commandURL: String, bodyBytesMax: Int) {
         self.shell = shell
         self.commandURL = commandURL
+        self.bodyBytesMax = bodyBytesMax
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let request): head = request
-        case .body: break  // no command takes a body
+        case .head(let request):
+            head = request
+            body = request.method == .POST ? context.channel.allocator.buffer(capacity: 0) : nil
+        case .body(var part):
+            guard !refusedBody, body != nil else { return }
+            guard body!.readableBytes + part.readableBytes <= bodyBytesMax else {
+                refusedBody = true
+                body = nil
+                let text = "413 a request body past \(bodyBytesMax) bytes (admin.restoreBytesMax)\n"
+                return respond(.payloadTooLarge, "text/plain", text, keepAlive: false, context: context)
+            }
+            body!.writeBuffer(&part)
         case .end:
-            guard let request = head else { return }
+            guard let request = head, !refusedBody else { return }
             head = nil
             answer(request, context: context)
         }
@@ -86,7 +86,19 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             return respond(.notFound, "text/html", Self.page("404 Not Found"), keepAlive: keepAlive, context: context)
         }
         let name = path.dropFirst(commandURL.count).drop { $0 == "/" }
-        guard request.method == .GET else {
+        if request.method == .POST, Replica.adminPrimaryName(String(name)) == "restore" {
+            let posted = body ?? ByteBuffer()
+            body = nil
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let answer = shell.adminRestore(
+                posted, authorization: request.headers["Authorization"].first,
+                clientAddress: context.channel.remoteAddress?.ipAddress ?? "")
+            return answer.hop(to: context.eventLoop).whenSuccess { answer in
+                let (handler, context) = loopBound.value
+                handler.send(answer, keepAlive: keepAlive, context: context)
+            }
+        }
+        guard request.method == .GET, Replica.adminPrimaryName(String(name)) != "restore" else {
             let title = "405 HTTP method \(request.method.rawValue) is not supported by this URL"
             return respond(.methodNotAllowed, "text/html", Self.page(title), keepAlive: keepAlive, context: context)
         }
@@ -100,15 +112,18 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         answer.hop(to: context.eventLoop).whenComplete { result in
             let (handler, context) = loopBound.value
             switch result {
-            case .success(let answer):
-                HTTPReply.send(
-                    HTTPResponseStatus(statusCode: answer.status), contentType: answer.contentType, headers: answer.headers,
-                    body: answer.body, keepAlive: keepAlive, context: context
-                ) { handler.wrapOutboundOut($0) }
+            case .success(let answer): handler.send(answer, keepAlive: keepAlive, context: context)
             case .failure(let error):
                 handler.respond(.internalServerError, "text/plain", "\(error)\n", keepAlive: false, context: context)
             }
         }
+    }
+
+    private func send(_ answer: AdminAnswer, keepAlive: Bool, context: ChannelHandlerContext) {
+        HTTPReply.send(
+            HTTPResponseStatus(statusCode: answer.status), contentType: answer.contentType, headers: answer.headers,
+            body: answer.body, keepAlive: keepAlive, context: context
+        ) { self.wrapOutboundOut($0) }
     }
 
     private func respond(

@@ -59,6 +59,26 @@ struct DataDirectory: Sendable {
         try writeSnapshot(bytes: SnapshotFormat.encode(tree: tree, sessions: sessions), zxid: zxid)
     }
 
+    /// Moves every snapshot and log into `version-2/<folder>` (a restore replaces the whole
+    /// history: recovery must not replay the old one over the restored snapshot). Returns
+    /// what moved, so a failed restore can put it back.
+    func moveAside(into folder: String) throws -> [(from: String, to: String)] {
+        var moved: [(from: String, to: String)] = []
+        for directory in Set([snapshotDirectory, logDirectory]) {
+            let target = (directory as NSString).appendingPathComponent(folder)
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            for name in names where DataFileName(name) != nil {
+                let from = (directory as NSString).appendingPathComponent(name)
+                let to = (target as NSString).appendingPathComponent(name)
+                try PosixFile.rename(from, to: to)
+                moved.append((from, to))
+            }
+            try PosixFile.syncDirectory(directory)
+        }
+        return moved
+    }
+
     /// Writes snapshot bytes already encoded (the AdminServer's `snapshot` also sends them).
     func writeSnapshot(bytes: ByteBuffer, zxid: Zxid) throws -> String {
         let name = DataFileName(kind: .snapshot, zxid: zxid).name

@@ -27,24 +27,9 @@ struct MetricsConfiguration: Sendable {
 enum MetricsServer {
     static func start(_ configuration: MetricsConfiguration, shell: ReplicaShell, group: EventLoopGroup, logger: Logger) -> Channel? {
         guard configuration.enabled else { return nil }
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandler(
-                        MetricsHTTPHandler(shell: shell, exportProcessInfo: configuration.exportJvmInfo))
-                }
-            }
-        do {
-            let channel = try bootstrap.bind(host: configuration.httpHost, port: configuration.httpPort).wait()
-            logger.info("Prometheus metrics serving", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
-            return channel
-        } catch {
-            logger.error(
-                "Prometheus metrics not started: cannot bind metricsProvider.httpHost:httpPort",
-                metadata: ["address": "\(configuration.httpHost):\(configuration.httpPort)", "error": "\(error)"])
-            return nil
-        }
+        return HTTPPort.bind(
+            "Prometheus metrics", host: configuration.httpHost, port: configuration.httpPort, group: group, logger: logger
+        ) { [MetricsHTTPHandler(shell: shell, exportProcessInfo: configuration.exportJvmInfo)] }
     }
 }
 

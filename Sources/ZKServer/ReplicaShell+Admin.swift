@@ -41,6 +41,67 @@ extension ReplicaShell {
         return adminCommand(name, arguments: arguments).map { AdminAnswer(rendered: $0) }
     }
 
+    /// ZooKeeper 3.9's `restore`, standalone: the posted snapshot is decoded off the loop;
+    /// then, on the loop, the log is closed behind what it holds, every snapshot and log is
+    /// moved into `version-2/before-restore-<zxid>-<ms>` (kept for the operator), the posted
+    /// bytes become `snapshot.<zxid>`, and the replica takes the state. A failure before the
+    /// state changes puts the files back.
+    func adminRestore(_ body: ByteBuffer, authorization: String?, clientAddress: String) -> EventLoopFuture<AdminAnswer> {
+        eventLoop.flatSubmit {
+            let refusal = self.handleReport { replica, now in
+                replica.adminRestoreRefusal(
+                    authorization: authorization, clientAddress: clientAddress, bodyBytes: body.readableBytes, now: now)
+            }
+            if let refusal { return self.eventLoop.makeSucceededFuture(AdminAnswer(json: refusal.json, status: refusal.status)) }
+            let promise = self.eventLoop.makePromise(of: AdminAnswer.self)
+            DispatchQueue.global().async {
+                let bytes = Array(body.readableBytesView)
+                do {
+                    // The snapshot's zxid: its digest record's, or the newest any node carries.
+                    let probe = try SnapshotFormat.decode(bytes, zxid: 0)
+                    let newest = probe.tree.nodes.values.reduce(Int64(0)) { max($0, $1.czxid, $1.mzxid, $1.pzxid) }
+                    let zxid = max(probe.digest?.zxid ?? 0, newest)
+                    let contents = try SnapshotFormat.decode(bytes, zxid: zxid)
+                    self.eventLoop.execute { promise.succeed(self.installRestored(contents, bytes: body, zxid: zxid)) }
+                } catch {
+                    self.logger.error("restore: the posted snapshot cannot be read", metadata: ["error": "\(error)"])
+                    self.eventLoop.execute {
+                        self.handleReport { replica, _ in replica.countRestoreError() }
+                        promise.succeed(AdminAnswer(json: Self.restoreAnswer(error: "\(error)"), status: 500))
+                    }
+                }
+            }
+            return promise.futureResult
+        }
+    }
+
+    static func restoreAnswer(lastZxid: Int64? = nil, error: String? = nil) -> AdminJSON {
+        var fields: [(String, AdminJSON)] = lastZxid.map { [("last_zxid", .int($0))] } ?? []
+        fields += [("command", .string("restore")), ("error", error.map { .string($0) } ?? .null)]
+        return .object(fields)
+    }
+
+    private func installRestored(_ contents: SnapshotContents, bytes: ByteBuffer, zxid: Int64) -> AdminAnswer {
+        guard let directory, let txnLog, snapshots?.isWriting != true else {
+            return AdminAnswer(json: Self.restoreAnswer(error: "a snapshot is being written; retry"), status: 500)
+        }
+        logGeneration = txnLog.reset()
+        let folder = "before-restore-\(String(UInt64(bitPattern: zxid), radix: 16))-\(Int64(Date().timeIntervalSince1970 * 1000))"
+        var moved: [(from: String, to: String)] = []
+        do {
+            moved = try directory.moveAside(into: folder)
+            _ = try directory.writeSnapshot(bytes: bytes, zxid: zxid)
+        } catch {
+            for file in moved.reversed() { try? PosixFile.rename(file.to, to: file.from) }
+            logger.error("restore failed; the data directory is as it was", metadata: ["error": "\(error)"])
+            handleReport { replica, _ in replica.countRestoreError() }
+            return AdminAnswer(json: Self.restoreAnswer(error: "\(error)"), status: 500)
+        }
+        logger.notice("restore: the previous snapshots and logs were moved aside", metadata: ["folder": "\(folder)", "files": "\(moved.count)"])
+        handle { replica, now in replica.restoreFromSnapshot(tree: contents.tree, sessionTimeouts: contents.sessions, now: now) }
+        return AdminAnswer(json: Self.restoreAnswer(lastZxid: zxid))
+    }
+
     /// ZooKeeper 3.9's `snapshot`: checks on the replica's loop, then the snapshot of the
     /// tree as it is (a persistent value: the copy costs nothing) is encoded off the loop,
     /// written to the data directory when standalone (where every applied txn is durable;

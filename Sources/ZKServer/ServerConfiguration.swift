@@ -61,6 +61,7 @@ public struct ServerConfiguration: Sendable {
     /// `admin.*`: the AdminServer (on by default on port 8080, as ZooKeeper's).
     var admin = AdminServerConfiguration()
     public var adminSnapshotEnabled = true
+    public var adminRestoreEnabled = true
     public var adminRateLimiterIntervalMs: Int64 = 300_000
     /// `metricsProvider.*`: the Prometheus endpoint.
     var metrics = MetricsConfiguration()
@@ -157,6 +158,8 @@ public struct ServerConfiguration: Sendable {
         case "metricsProvider.httpPort": metrics.httpPort = try Self.integer(key, value, minimum: 0, maximum: 65535)
         case "metricsProvider.exportJvmInfo": metrics.exportJvmInfo = try Self.boolean(key, value)
         case "admin.snapshot.enabled": adminSnapshotEnabled = try Self.boolean(key, value)
+        case "admin.restore.enabled": adminRestoreEnabled = try Self.boolean(key, value)
+        case "admin.restoreBytesMax": admin.restoreBytesMax = try Self.integer(key, value, minimum: 1)
         case "admin.rateLimiterIntervalInMS": adminRateLimiterIntervalMs = Int64(try Self.integer(key, value, minimum: 0))
         case "admin.enableServer": admin.enabled = try Self.boolean(key, value)
         case "admin.serverAddress": admin.address = value
@@ -236,6 +239,7 @@ public struct ServerConfiguration: Sendable {
         replica.environment = environment
         replica.initialConfigurationText = initialConfigurationText
         replica.adminSnapshotEnabled = adminSnapshotEnabled
+        replica.adminRestoreEnabled = adminRestoreEnabled
         replica.prometheusMetrics = metrics.enabled
         replica.adminRateLimiterIntervalMs = adminRateLimiterIntervalMs
         let dataPath = (dataDir as NSString).appendingPathComponent("version-2")

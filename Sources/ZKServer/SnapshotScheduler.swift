@@ -21,6 +21,9 @@ final class SnapshotScheduler: @unchecked Sendable {
     /// How long each snapshot since the last report took (`snapshottime`).
     private let durationsMs = NIOLockedValueBox<[Int64]>([])
 
+    /// A snapshot is being written now.
+    var isWriting: Bool { inProgress.withLockedValue { $0 } }
+
     func takeDurationsMs() -> [Int64] { durationsMs.withLockedValue { taken in defer { taken = [] }; return taken } }
 
     init(directory: DataDirectory, snapCount: Int, logger: Logger) {

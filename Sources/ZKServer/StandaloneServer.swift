@@ -55,7 +55,7 @@ public final class StandaloneServer: Sendable {
                 directory: directory.logDirectory, preAllocBytes: configuration.preAllocSizeKb * 1024,
                 forceSync: configuration.forceSync, batchTxnsMax: configuration.maxBatchSize,
                 fsyncWarningThresholdMs: configuration.fsyncWarningThresholdMs),
-            logger: logger, persisted: { zxid, _ in shell.logPersisted(upTo: zxid) }, failed: { _ in shell.logFailed() })
+            logger: logger, persisted: { zxid, generation in shell.logPersisted(upTo: zxid, generation: generation) }, failed: { _ in shell.logFailed() })
         shell.txnLog = txnLog
         shell.snapshots = snapshots
         shell.directory = directory

@@ -12,6 +12,9 @@ protocol TxnLogWriter: AnyObject, Sendable {
     /// Makes everything appended so far durable (and reported), closes the file and takes
     /// no more txns; `done` runs once that is finished (a graceful stop waits for it).
     func close(done: @escaping @Sendable () -> Void)
+    /// Waits until what was queued is written, closes the file and starts a new generation
+    /// (reports of what was written before carry the old one); returns it.
+    func reset() -> UInt64
     /// Fsyncs slower than `fsync.warningthresholdms` so far.
     var slowSyncCount: Int { get }
     /// How long each fsync since the last call took, in ms (`fsynctime`).

@@ -133,7 +133,7 @@ struct SnapshotDump: ParsableCommand {
             let name = path == "/" ? "/" : String(path[path.index(after: path.lastIndex(of: "/") ?? path.startIndex)...])
             let size = node.data?.count ?? 0
             inode += 1
-            let object = "{\"name\":\"\(jsonQuoted(name))\",\"asize\":\(size),\"dsize\":\(size),\"dev\":0,\"ino\":\(inode)}"
+            let object = "{\"name\":\(JacksonText.quoted(name)),\"asize\":\(size),\"dsize\":\(size),\"dev\":0,\"ino\":\(inode)}"
             out.text(",")
             let children = tree.childPaths(of: path)
             if children.isEmpty {
@@ -145,32 +145,6 @@ struct SnapshotDump: ParsableCommand {
             }
         }
         out.text("]")
-    }
-
-    static let hexDigits = Array("0123456789ABCDEF")
-
-    /// Jackson's `quoteAsString`: `"` and `\` escaped, control characters as `\b \t \n \f \r`
-    /// or `\u00XX`, everything else as is.
-    static func jsonQuoted(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\t": out += "\\t"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + String(hexDigits[Int(scalar.value >> 4)]) + String(hexDigits[Int(scalar.value & 0xf)])
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
     }
 }
 

@@ -168,7 +168,7 @@ KNOWN_DIFFERENCES = [
     ("monitor", r"keys only in zookeeper",
      "ZooKeeper 3.8 also reports the rest of its ServerMetrics registry (commit processor, "
      "prep processor, learner handler queues...) and JVM figures", ALL_ROLES),
-    ("monitor", r"keys only in swiftkeeper: \['snapshot_error_count', 'snapshot_rate_limited_count'\]$",
+    ("monitor", r"keys only in swiftkeeper: \['restore_error_count', 'restore_rate_limited_count', 'snapshot_error_count', 'snapshot_rate_limited_count'\]$",
      "the counters of ZooKeeper 3.9's snapshot command, which 3.8.0 does not have", ALL_ROLES),
     ("monitor", r"value of approximate_data_size",
      "an ensemble's /zookeeper/config holds the membership text in ZooKeeper (dynamic "
@@ -205,8 +205,8 @@ def compare_admin(sk_port: int, zk_port: int, role: str) -> dict[str, list[str]]
     assert len(names) >= 26, listing
     sk_status, _, sk_listing = admin_get(sk_port, "/commands")
     assert sk_status == 200
-    # ZooKeeper 3.9 added `snapshot` (SwiftKeeper follows 3.9; 3.8.0 does not list it).
-    assert sorted(set(re.findall(r'href="/commands/([a-z_]+)"', sk_listing))) == sorted(names + ["snapshot"])
+    # ZooKeeper 3.9 added `snapshot` and `restore` (SwiftKeeper follows 3.9; 3.8.0 lists neither).
+    assert sorted(set(re.findall(r'href="/commands/([a-z_]+)"', sk_listing))) == sorted(names + ["restore", "snapshot"])
     for name in names:
         if name in ("connection_stat_reset", "stat_reset", "observer_connection_stat_reset", "set_trace_mask"):
             continue    # changes state; run below, after the reads
@@ -335,7 +335,7 @@ def format_key(line: str) -> str:
 
 KNOWN_WORD_DIFFERENCES = [
     ("mntr", r"lines only in zookeeper", "the ServerMetrics lines of the monitor command", ALL_ROLES),
-    ("mntr", r"only in swiftkeeper: \['zk_snapshot_error_count', 'zk_snapshot_rate_limited_count'\]$",
+    ("mntr", r"only in swiftkeeper: \['zk_snapshot_error_count', 'zk_snapshot_rate_limited_count', 'zk_restore_error_count', 'zk_restore_rate_limited_count'\]$",
      "the counters of ZooKeeper 3.9's snapshot command", ALL_ROLES),
 ]
 
@@ -453,8 +453,8 @@ def test_ensemble_admin_and_words(tmp_path):
 
 # -- ZooKeeper 3.9's snapshot command ----------------------------------------------------
 
-def _admin_request(port: int, path: str, authorization: str | None = None):
-    request = urllib.request.Request(f"http://{HOST}:{port}{path}")
+def _admin_request(port: int, path: str, authorization: str | None = None, body: bytes | None = None):
+    request = urllib.request.Request(f"http://{HOST}:{port}{path}", data=body, method="POST" if body is not None else "GET")
     if authorization is not None:
         request.add_header("Authorization", authorization)
     try:
@@ -514,3 +514,49 @@ def test_snapshot_command(tmp_path):
         sk.stop()
         if zk_server is not None:
             zk_server.stop()
+
+
+def test_restore_command(tmp_path):
+    """`/commands/restore` as ZooKeeper 3.9 (POST a snapshot, ALL on /, rate-limited),
+    standalone: the tree and sessions become the snapshot's, the earlier files are moved
+    aside, and a restart recovers the restored state plus the writes made after it."""
+    port = servers.free_port()
+    cfg = {**_admin_cfg(port), "admin.rateLimiterIntervalInMS": 600_000}
+    sk = servers.start_swiftkeeper(tmp_path / "sk", extra_cfg=cfg)
+    try:
+        wait_admin(port)
+        zk = KazooClient(hosts=sk.hosts, timeout=10)
+        zk.start(timeout=30)
+        for i in range(10):
+            zk.create(f"/before/n{i}", b"b", makepath=True)
+        status, headers, snapshot = _admin_request(port, "/commands/snapshot", "digest any:one")
+        assert status == 200, snapshot
+        zk.create("/after", b"a")
+        zk.delete("/before/n0")
+        zk.stop()
+        status, _, body = _admin_request(port, "/commands/restore", None, snapshot)
+        assert status == 401, body
+        assert _admin_request(port, "/commands/restore")[0] == 405
+        status, _, body = _admin_request(port, "/commands/restore", "digest any:one", snapshot)
+        assert status == 200, body
+        answer = json.loads(body)
+        assert answer["last_zxid"] == int(headers["last_zxid"], 16) and answer["error"] is None, answer
+        status, _, body = _admin_request(port, "/commands/restore", "digest any:one", snapshot)
+        assert status == 429, body
+        zk = KazooClient(hosts=sk.hosts, timeout=10)
+        zk.start(timeout=30)
+        assert zk.exists("/after") is None
+        assert zk.exists("/before/n0") is not None
+        zk.create("/post-restore", b"p")
+        zk.stop()
+        version2 = sk.data_dir / "version-2"
+        assert [p.name for p in version2.iterdir() if p.name.startswith("before-restore-")], list(version2.iterdir())
+        sk.restart()
+        zk = KazooClient(hosts=sk.hosts, timeout=10)
+        zk.start(timeout=30)
+        assert zk.exists("/after") is None
+        assert sorted(zk.get_children("/before")) == sorted(f"n{i}" for i in range(10))
+        assert zk.get("/post-restore")[0] == b"p"
+        zk.stop()
+    finally:
+        sk.stop()

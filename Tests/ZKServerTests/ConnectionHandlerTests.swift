@@ -62,6 +62,7 @@ final class RecordingLog: TxnLogWriter, @unchecked Sendable {
     func roll() {}
     func close(done: @escaping @Sendable () -> Void) { done() }
     var slowSyncCount: Int { 0 }
+    func reset() -> UInt64 { 0 }
     func takeSyncDurationsMs() -> [Int64] { [] }
     func takeBatchSizes() -> [Int64] { [] }
 }
