@@ -9,20 +9,8 @@ extension Replica {
     public mutating func adminSnapshotRefusal(authorization: String?, clientAddress: String, now: ReplicaTime) -> (
         status: Int, json: AdminJSON
     )? {
-        func refuse(_ status: Int, _ error: String?) -> (status: Int, json: AdminJSON) {
-            (status, .object([("command", .string("snapshot")), ("error", error.map { .string($0) } ?? .null)]))
-        }
-        guard isServing else { return refuse(200, "This ZooKeeper instance is not currently serving requests") }
-        guard let authorization else { return refuse(401, "Auth info is missing for the command") }
-        guard let ids = adminAuthenticate(authorization, clientAddress: clientAddress) else {
-            stats.authFailed += 1
-            return refuse(401, "Not authenticated")
-        }
-        let rootACL = tree.node("/")?.acl ?? []
-        let bits: [Permissions] = [.read, .write, .create, .delete, .admin]
-        guard bits.allSatisfy({ ACLRules.allows(rootACL, $0, ids: ids, skipACL: configuration.skipACL) }) else {
-            return refuse(403, "Not authorized")
-        }
+        let refuse = Self.refusal("snapshot")
+        if let refused = adminAccessRefusal("snapshot", authorization: authorization, clientAddress: clientAddress) { return refused }
         guard configuration.adminSnapshotEnabled else { return refuse(503, nil) }
         // ZooKeeper's snapshot limiter reads its interval setting as microseconds.
         let intervalMs = configuration.adminRateLimiterIntervalMs / 1000
@@ -35,6 +23,31 @@ extension Replica {
     }
 
     public mutating func countSnapshotError() { metrics.count(.snapshotErrorCount) }
+
+    /// How a refused `snapshot` or `restore` answers: the status, and JSON with the error.
+    static func refusal(_ command: String) -> (Int, String?) -> (status: Int, json: AdminJSON) {
+        { status, error in (status, .object([("command", .string(command)), ("error", error.map { .string($0) } ?? .null)])) }
+    }
+
+    /// ZooKeeper's checks before a command with an auth request runs: the server serves, the
+    /// header proves ids, and they hold every permission bit on `/`.
+    mutating func adminAccessRefusal(_ command: String, authorization: String?, clientAddress: String) -> (
+        status: Int, json: AdminJSON
+    )? {
+        let refuse = Self.refusal(command)
+        guard isServing else { return refuse(200, "This ZooKeeper instance is not currently serving requests") }
+        guard let authorization else { return refuse(401, "Auth info is missing for the command") }
+        guard let ids = adminAuthenticate(authorization, clientAddress: clientAddress) else {
+            stats.authFailed += 1
+            return refuse(401, "Not authenticated")
+        }
+        let rootACL = tree.node("/")?.acl ?? []
+        let bits: [Permissions] = [.read, .write, .create, .delete, .admin]
+        guard bits.allSatisfy({ ACLRules.allows(rootACL, $0, ids: ids, skipACL: configuration.skipACL) }) else {
+            return refuse(403, "Not authorized")
+        }
+        return nil
+    }
 
     /// The ids an admin request's `Authorization` header proves, as ZooKeeper's providers
     /// give them; nil when it proves nothing.
@@ -63,20 +76,8 @@ extension Replica {
     public mutating func adminRestoreRefusal(authorization: String?, clientAddress: String, bodyBytes: Int, now: ReplicaTime) -> (
         status: Int, json: AdminJSON
     )? {
-        func refuse(_ status: Int, _ error: String?) -> (status: Int, json: AdminJSON) {
-            (status, .object([("command", .string("restore")), ("error", error.map { .string($0) } ?? .null)]))
-        }
-        guard isServing else { return refuse(200, "This ZooKeeper instance is not currently serving requests") }
-        guard let authorization else { return refuse(401, "Auth info is missing for the command") }
-        guard let ids = adminAuthenticate(authorization, clientAddress: clientAddress) else {
-            stats.authFailed += 1
-            return refuse(401, "Not authenticated")
-        }
-        let rootACL = tree.node("/")?.acl ?? []
-        let bits: [Permissions] = [.read, .write, .create, .delete, .admin]
-        guard bits.allSatisfy({ ACLRules.allows(rootACL, $0, ids: ids, skipACL: configuration.skipACL) }) else {
-            return refuse(403, "Not authorized")
-        }
+        let refuse = Self.refusal("restore")
+        if let refused = adminAccessRefusal("restore", authorization: authorization, clientAddress: clientAddress) { return refused }
         guard configuration.adminRestoreEnabled else { return refuse(503, nil) }
         guard peer == nil else { return refuse(500, "restore is supported on a standalone server only") }
         guard bodyBytes > 0 else { return refuse(400, nil) }
